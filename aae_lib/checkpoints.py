@@ -1,0 +1,122 @@
+"""Checkpoints: state dicts beside a JSON manifest that says what produced them.
+
+A ``.pt`` file holds only tensors and plain containers, so it loads with
+``torch.load(weights_only=True)`` in every torch release. Its manifest (same name, ``.json``)
+records the config, epoch, metrics, versions and the file's SHA-256, which is checked on load:
+a damaged file or one from another configuration is refused with a message saying why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+
+FORMAT_VERSION = 1
+EPOCH_FILE = re.compile(r"^epoch-(\d+)\.pt$")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    from . import __version__
+
+    return {"aae_lib": __version__, "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder so a crash leaves the old file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: str | Path, state: dict, manifest: dict) -> Path:
+    """Save ``state`` to ``path`` and its manifest beside it, both atomically."""
+    path = Path(path)
+    _atomic_write(path, lambda tmp: torch.save(state, tmp))
+    manifest = {"format": FORMAT_VERSION, **manifest, "versions": versions(),
+                "sha256": sha256_of(path)}
+    _atomic_write(path.with_suffix(".json"),
+                  lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2) + "\n"))
+    return path
+
+
+def read_manifest(path: str | Path) -> dict:
+    manifest_path = Path(path).with_suffix(".json")
+    try:
+        return json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint manifest {manifest_path} is missing") from None
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"checkpoint manifest {manifest_path} is damaged: {error}") from None
+
+
+def config_differences(saved: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Human-readable differences between two config dicts, apart from the ``ignore`` keys."""
+    keys = sorted((set(saved) | set(wanted)) - set(ignore))
+    return [f"{key}: checkpoint has {saved.get(key)!r}, this run has {wanted.get(key)!r}"
+            for key in keys if saved.get(key) != wanted.get(key)]
+
+
+def load(path: str | Path, expected: dict[str, dict] | None = None, ignore: tuple[str, ...] = (),
+         map_location: str | torch.device = "cpu") -> tuple[dict, dict]:
+    """Load a checkpoint after checking its hash and that its manifest matches ``expected``.
+
+    ``expected`` maps manifest sections (e.g. ``"model"``) to the dicts they must equal,
+    apart from the keys in ``ignore``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    manifest = read_manifest(path)
+    if manifest.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {manifest.get('format')!r}; "
+                              f"this aae_lib reads format {FORMAT_VERSION}")
+    for section, wanted in (expected or {}).items():
+        differences = config_differences(manifest.get(section, {}), wanted, ignore)
+        if differences:
+            raise CheckpointError(f"{path} was made with another {section} config: "
+                                  + "; ".join(differences))
+    if sha256_of(path) != manifest.get("sha256"):
+        raise CheckpointError(f"{path} does not match the SHA-256 in its manifest: "
+                              "the file is damaged or was replaced")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise CheckpointError(f"{path} could not be read: {error}") from None
+    return state, manifest
+
+
+def epoch_path(save_dir: str | Path, epoch: int) -> Path:
+    return Path(save_dir) / f"epoch-{epoch:04d}.pt"
+
+
+def saved_epochs(save_dir: str | Path) -> list[int]:
+    """Epochs with a checkpoint in ``save_dir``, ascending."""
+    folder = Path(save_dir)
+    if not folder.is_dir():
+        return []
+    found = (EPOCH_FILE.match(p.name) for p in folder.iterdir())
+    return sorted(int(m.group(1)) for m in found if m)

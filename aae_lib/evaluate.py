@@ -1,0 +1,95 @@
+"""Metrics on held-out images: what the book reports beside the paper's numbers."""
+
+from __future__ import annotations
+
+import torch
+
+from .models import AdversarialAutoencoder
+from .priors import PinwheelMixture
+
+EVAL_BATCH = 2000
+
+
+@torch.no_grad()
+def encode_all(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:
+    """Codes of uint8 images, in evaluation mode (the Gaussian head gives its mean)."""
+    was_training = model.training
+    model.eval()
+    codes = torch.cat([model.encode(model.prepare(chunk)) for chunk in images.split(EVAL_BATCH)])
+    model.train(was_training)
+    return codes
+
+
+@torch.no_grad()
+def accuracy(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of ``images`` (all of them, not a mean of batch means) classified correctly."""
+    was_training = model.training
+    model.eval()
+    correct = sum(int((model.classify(model.prepare(x)).argmax(1) == y).sum())
+                  for x, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True))
+    model.train(was_training)
+    return correct / len(labels)
+
+
+@torch.no_grad()
+def reconstruction_error(model: AdversarialAutoencoder, images: torch.Tensor,
+                         labels: torch.Tensor) -> float:
+    """Mean squared error per pixel on the [0, 1] scale, comparable across pixel ranges."""
+    was_training = model.training
+    model.eval()
+    scale = 0.5 if model.config.pixel_range == "signed" else 1.0
+    total = 0.0
+    for x, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True):
+        inputs = model.prepare(x)
+        if model.config.kind == "supervised":
+            output = model.decode(model.encode(inputs), y)
+        else:
+            output = model.reconstruct(inputs)
+        total += float(((output - inputs) * scale).square().sum())
+    model.train(was_training)
+    return total / images.numel()
+
+
+def component_agreement(codes: torch.Tensor, labels: torch.Tensor,
+                        prior: PinwheelMixture) -> float:
+    """Fraction of 2-D codes lying nearest to the mixture component of their own digit."""
+    return float((prior.nearest_component(codes.float()) == labels.to(codes.device)).float().mean())
+
+
+def gaussian_fit(codes: torch.Tensor, generator: torch.Generator, n: int = 2000) -> dict:
+    """How far codes are from N(0, I): moment errors and a kernel two-sample statistic (MMD²).
+
+    MMD² with an RBF kernel of bandwidth 1 is near 0 for samples of the same distribution; the
+    value for two independent prior samples of the same size is returned alongside as the scale.
+    """
+    codes = codes.float()
+    ncode = codes.shape[1]
+    sample = codes[torch.randperm(len(codes), generator=generator,
+                                  device=generator.device)[:n].to(codes.device)]
+    prior = torch.randn(2, len(sample), ncode, generator=generator,
+                        device=generator.device).to(codes.device)
+    eye = torch.eye(ncode, device=codes.device)
+    return {"mean_error": float(codes.mean(0).norm()),
+            "covariance_error": float((codes.T.cov() - eye).norm()),
+            "mmd2": _mmd2(sample, prior[0]),
+            "mmd2_between_prior_samples": _mmd2(prior[1], prior[0])}
+
+
+def _mmd2(x: torch.Tensor, y: torch.Tensor) -> float:
+    def kernel(a, b):
+        return torch.exp(-0.5 * torch.cdist(a, b).square())
+
+    return float(kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean())
+
+
+def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor,
+            prefix: str) -> dict[str, float]:
+    """The per-epoch metrics of a model kind, named ``prefix/metric``."""
+    metrics = {f"{prefix}/reconstruction_error": reconstruction_error(model, images, labels)}
+    if model.config.kind == "semisupervised":
+        metrics[f"{prefix}/accuracy"] = accuracy(model, images, labels)
+    labels_pick_components = model.config.kind == "label" and model.config.ncode == 2
+    if labels_pick_components and isinstance(model.prior, PinwheelMixture):
+        codes = encode_all(model, images)
+        metrics[f"{prefix}/component_agreement"] = component_agreement(codes, labels, model.prior)
+    return metrics

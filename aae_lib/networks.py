@@ -1,0 +1,79 @@
+"""The multilayer perceptrons of the reference implementation (two hidden layers of 1000)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+IMAGE_SIZE = 28 * 28
+
+
+def mlp(sizes: list[int], activation: type[nn.Module], **activation_args) -> nn.Sequential:
+    """Linear layers of the given widths with ``activation`` between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        if i:
+            layers.append(activation(**activation_args))
+        layers.append(nn.Linear(fan_in, fan_out))
+    return nn.Sequential(*layers)
+
+
+class Encoder(nn.Module):
+    """Image -> code z (and class logits for the semi-supervised model).
+
+    ``head="deterministic"`` is the paper's encoder; ``head="gaussian"`` is the reference's
+    reparameterised one, z = mu + softplus(s) * eps, which returns mu outside training.
+    Dropout acts only when the caller passes a rate, because the reference applies it in the
+    reconstruction phase alone.
+    """
+
+    def __init__(self, ncode: int, hidden: int = 1000, head: str = "deterministic",
+                 n_classes: int = 0):
+        super().__init__()
+        if head not in ("deterministic", "gaussian"):
+            raise ValueError(f"unknown encoder head {head!r}; choose deterministic or gaussian")
+        self.head = head
+        self.hidden1 = nn.Linear(IMAGE_SIZE, hidden)
+        self.hidden2 = nn.Linear(hidden, hidden)
+        self.z_mean = nn.Linear(hidden, ncode)
+        self.z_scale = nn.Linear(hidden, ncode) if head == "gaussian" else None
+        self.class_logits = nn.Linear(hidden, n_classes) if n_classes else None
+
+    def forward(self, x: torch.Tensor, dropout: float = 0.0):
+        h = F.dropout(F.relu(self.hidden1(x)), dropout) if dropout else F.relu(self.hidden1(x))
+        h = F.dropout(F.relu(self.hidden2(h)), dropout) if dropout else F.relu(self.hidden2(h))
+        z = self.z_mean(h)
+        if self.z_scale is not None and self.training:
+            z = z + F.softplus(self.z_scale(h)) * torch.randn_like(z)
+        logits = self.class_logits(h) if self.class_logits is not None else None
+        return z, logits
+
+
+class Decoder(nn.Module):
+    """Code (plus a one-hot or soft class vector, if any) -> image in the pixel range."""
+
+    def __init__(self, in_features: int, hidden: int = 1000, pixel_range: str = "signed"):
+        super().__init__()
+        if pixel_range not in ("signed", "unit"):
+            raise ValueError(f"unknown pixel range {pixel_range!r}; choose signed or unit")
+        self.net = mlp([in_features, hidden, hidden, IMAGE_SIZE], nn.ReLU)
+        self.squash = torch.tanh if pixel_range == "signed" else torch.sigmoid
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.squash(self.net(code))
+
+
+class Discriminator(nn.Module):
+    """Code (plus conditioning one-hot) -> logit of "drawn from the prior".
+
+    LeakyReLU(0.2), as the reference's code has (its README says ReLU). No batch norm: it
+    stalls the discriminator at chance level on this task.
+    """
+
+    def __init__(self, in_features: int, hidden: int = 1000):
+        super().__init__()
+        self.net = mlp([in_features, hidden, hidden, 1], nn.LeakyReLU, negative_slope=0.2)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.net(code).squeeze(-1)

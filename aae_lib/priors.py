@@ -1,0 +1,190 @@
+"""Prior distributions imposed on the code, and grids for drawing manifolds.
+
+Every prior samples on the device of its generator, so training never moves samples between
+host and accelerator. Labels follow one convention throughout the package: 0..9 are digits,
+``UNLABELED`` (10) marks an image whose label the model may not use.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+UNLABELED = 10
+PRIOR_NAMES = ("gaussian", "gmm", "swiss_roll")
+
+
+class Prior:
+    """A distribution over ``ncode``-dimensional codes, optionally conditioned on labels."""
+
+    name: str
+
+    def __init__(self, ncode: int):
+        if ncode < 1:
+            raise ValueError(f"ncode must be positive, got {ncode}")
+        self.ncode = ncode
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Draw ``n`` codes from the whole distribution."""
+        raise NotImplementedError
+
+    def sample_for_labels(self, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Draw one code per label; ``UNLABELED`` entries come from the whole distribution."""
+        return self.sample(len(labels), generator)
+
+
+class GaussianPrior(Prior):
+    """N(0, I): labels carry no information about where a code should be."""
+
+    name = "gaussian"
+
+    def sample(self, n, generator):
+        return torch.randn(n, self.ncode, generator=generator, device=generator.device)
+
+
+class PinwheelMixture(Prior):
+    """Ten elongated 2-D Gaussians on a circle, the mixture of the paper's Fig 3/4.
+
+    Component k sits at radius ``radius`` and angle 2πk/10, with standard deviation
+    ``radial_std`` along the radius and ``tangential_std`` across it. For ``ncode > 2`` each
+    pair of coordinates is an independent draw from the same pinwheel and the same component.
+    """
+
+    name = "gmm"
+
+    def __init__(
+        self,
+        ncode: int = 2,
+        n_components: int = 10,
+        radius: float = 1.4,
+        radial_std: float = 0.5,
+        tangential_std: float = 0.1,
+    ):
+        super().__init__(ncode)
+        if ncode % 2:
+            raise ValueError(f"the mixture prior needs an even ncode, got {ncode}")
+        self.n_components = n_components
+        self.radius = radius
+        self.radial_std = radial_std
+        self.tangential_std = tangential_std
+        angles = 2 * math.pi * torch.arange(n_components, dtype=torch.float64) / n_components
+        self.angles = angles.float()
+
+    def means(self) -> torch.Tensor:
+        """Centres of the components, (n_components, 2)."""
+        return self.radius * torch.stack([self.angles.cos(), self.angles.sin()], dim=1)
+
+    def place(self, local: torch.Tensor, components: torch.Tensor) -> torch.Tensor:
+        """Map (radial, tangential) offsets of shape (..., 2) onto their components' frames."""
+        angle = self.angles.to(local.device)[components]
+        cos, sin = angle.cos(), angle.sin()
+        radial = local[..., 0] + self.radius
+        tangential = local[..., 1]
+        return torch.stack([radial * cos - tangential * sin, radial * sin + tangential * cos], -1)
+
+    def sample_components(self, components: torch.Tensor, generator: torch.Generator):
+        n_pairs = self.ncode // 2
+        noise = torch.randn(len(components), n_pairs, 2, generator=generator,
+                            device=generator.device)
+        scale = torch.tensor([self.radial_std, self.tangential_std], device=noise.device)
+        pairs = self.place(noise * scale, components.to(noise.device)[:, None].expand(-1, n_pairs))
+        return pairs.reshape(len(components), self.ncode)
+
+    def sample(self, n, generator):
+        components = torch.randint(self.n_components, (n,), generator=generator,
+                                   device=generator.device)
+        return self.sample_components(components, generator)
+
+    def sample_for_labels(self, labels, generator):
+        labels = labels.to(generator.device)
+        random = torch.randint(self.n_components, labels.shape, generator=generator,
+                               device=generator.device)
+        return self.sample_components(torch.where(labels == UNLABELED, random, labels), generator)
+
+    def nearest_component(self, codes: torch.Tensor) -> torch.Tensor:
+        """The component each 2-D code most likely came from (by angle, as the mixture is)."""
+        angle = torch.atan2(codes[:, 1], codes[:, 0]) % (2 * math.pi)
+        step = 2 * math.pi / self.n_components
+        return torch.round(angle / step).long() % self.n_components
+
+    def component_grid(self, component: int, steps: int = 20, radial: float = 1.0,
+                       tangential: float = 0.2) -> torch.Tensor:
+        """A steps×steps grid in one component's own axes, as in the reference's manifolds.
+
+        Rows run along the radius, columns across it; offsets span ±radial and ±tangential.
+        """
+        r = torch.linspace(radial, -radial, steps)
+        t = torch.linspace(-tangential, tangential, steps)
+        local = torch.stack(torch.meshgrid(r, t, indexing="ij"), dim=-1).reshape(-1, 2)
+        return self.place(local, torch.full((len(local),), component))
+
+
+class SwissRoll(Prior):
+    """A 2-D swiss roll; with labels, digit k owns the k-th tenth of the roll (paper Fig 4c)."""
+
+    name = "swiss_roll"
+
+    def __init__(self, ncode: int = 2, turns: float = 1.5, scale: float = 0.3, noise: float = 0.05):
+        super().__init__(ncode)
+        if ncode != 2:
+            raise ValueError(f"the swiss-roll prior is 2-D, got ncode={ncode}")
+        self.turns = turns
+        self.scale = scale
+        self.noise = noise
+
+    def roll(self, position: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Points at positions in [0, 1) along the roll, with a little isotropic noise."""
+        angle = 2 * math.pi * self.turns * (0.25 + position)
+        radius = self.scale * angle
+        points = torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1) / 2
+        return points + self.noise * torch.randn(points.shape, generator=generator,
+                                                 device=points.device)
+
+    def sample(self, n, generator):
+        return self.roll(torch.rand(n, generator=generator, device=generator.device), generator)
+
+    def sample_for_labels(self, labels, generator):
+        labels = labels.to(generator.device)
+        offset = torch.rand(labels.shape, generator=generator, device=generator.device)
+        whole = torch.rand(labels.shape, generator=generator, device=generator.device)
+        position = torch.where(labels == UNLABELED, whole, (labels + offset) / 10)
+        return self.roll(position, generator)
+
+
+class CategoricalPrior:
+    """Uniform one-hot vectors, imposed on the semi-supervised model's class head."""
+
+    def __init__(self, n_classes: int = 10):
+        self.n_classes = n_classes
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        classes = torch.randint(self.n_classes, (n,), generator=generator, device=generator.device)
+        return torch.nn.functional.one_hot(classes, self.n_classes).float()
+
+
+def make_prior(name: str, ncode: int) -> Prior:
+    """The prior called ``name`` on the command line (``--dist_type``)."""
+    priors = {"gaussian": GaussianPrior, "gmm": PinwheelMixture, "swiss_roll": SwissRoll}
+    if name not in priors:
+        raise ValueError(f"unknown prior {name!r}; choose one of {', '.join(PRIOR_NAMES)}")
+    return priors[name](ncode)
+
+
+def linear_grid(steps: int = 20, limit: float = 3.0) -> torch.Tensor:
+    """Evenly spaced codes over [-limit, limit]², row-major, top row = largest z2."""
+    z1 = torch.linspace(-limit, limit, steps)
+    z2 = torch.linspace(limit, -limit, steps)
+    return torch.stack(torch.meshgrid(z2, z1, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
+
+
+def percentile_grid(steps: int = 20) -> torch.Tensor:
+    """Codes at evenly spaced Gaussian percentiles, as in the paper's Fig 2e.
+
+    Equal-probability cells make every grid point equally likely under N(0, I), so the grid
+    shows what the prior actually samples rather than its empty tails.
+    """
+    quantiles = (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
+    values = torch.distributions.Normal(0.0, 1.0).icdf(quantiles).float()
+    z1, z2 = values, values.flip(0)
+    return torch.stack(torch.meshgrid(z2, z1, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
