@@ -8,6 +8,7 @@ flags finds the weights it trained. Training resumes from the newest checkpoint 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -133,6 +134,7 @@ def train(trainer: Trainer) -> None:
     trainer.fit()
     last = {k: round(v[-1], 4) for k, v in trainer.history.items() if not k.startswith("time")}
     print(f"epoch {trainer.epochs_done - 1}: {last}")
+    print(trainer.speed_report())
     print(f"checkpoints in {trainer.save_dir}")
 
 
@@ -209,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ValueError as error:
         parser.error(str(error))
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("aae_lib").setLevel(logging.INFO)  # say where MNIST came from
     try:
         device = resolve_device(args.device)
         data = load_mnist(args.data_dir, device=device)

@@ -135,6 +135,7 @@ class Trainer:
         self.optimizers = self._make_optimizers()
         self.history: dict[str, list[float]] = defaultdict(list)
         self.epochs_done = 0
+        self.speed = float("nan")  # examples per second over the last fit()
         self._prepare_data(data.to(self.device))
 
     # ----------------------------------------------------------------------------- set-up
@@ -327,10 +328,11 @@ class Trainer:
                 self.on_epoch_end(self)
         if seconds:
             self.speed = examples / seconds
-            if self.progress:
-                print(f"trained {self.epochs_done} epochs on {device_name(self.device)}: "
-                      f"{self.speed:,.0f} examples/s")
         return dict(self.history)
+
+    def speed_report(self) -> str:
+        return (f"trained {self.epochs_done} epochs on {device_name(self.device)} at "
+                f"{self.speed:,.0f} examples/s")
 
     # ----------------------------------------------------------------------------- checkpoints
     def state(self) -> dict:
