@@ -1,0 +1,45 @@
+# The few commands of the project. `make` = set up, fetch MNIST, train a demo model, build the book.
+# `make test` = every check CI runs. Override PYTHON to use another interpreter for the venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Pinned for CI and this project's machines; the package itself accepts a range (pyproject.toml).
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: all setup data demo book test lint bench clean
+
+all: setup data demo book
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+setup: $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_PINS)
+	$(PY) -m pip install --quiet -e '.[book,test]'
+	$(PY) tools/fetch_web_assets.py
+	@command -v chromium >/dev/null || tools/install_chromium.sh
+
+data: $(PY)
+	$(PY) -c "from aae_lib.data import load_mnist; m = load_mnist(); print('MNIST verified:', tuple(m.train_images.shape), tuple(m.test_images.shape))"
+
+demo: $(PY)
+	$(PY) -m aae_lib --train --ncode 2 --dist_type gmm --maxepoch 1
+	$(PY) -m aae_lib --viz --generate --ncode 2 --dist_type gmm --load 0
+
+book: $(PY)
+	$(VENV)/bin/jupyter-book build book -W --keep-going
+	@echo "open book/_build/html/index.html"
+
+# pytest exits 5 when it collects nothing: that means the suite is broken, so it fails here too.
+test: $(PY)
+	$(VENV)/bin/ruff check aae_lib tests benchmarks tools
+	$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken"; exit 1; fi; \
+	exit $$rc
+
+bench: $(PY)
+	$(PY) -m benchmarks.train_speed
+
+clean:
+	rm -rf book/_build aae_out

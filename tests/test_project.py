@@ -1,0 +1,38 @@
+"""The project's own files agree with each other."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
+
+
+def requirement_name(spec: str) -> str:
+    return re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0].strip().lower()
+
+
+def pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["dependencies"] + [s for extra in project["optional-dependencies"].values()
+                                       for s in extra]
+    return {requirement_name(s): s.replace(" ", "") for s in specs}
+
+
+def conda_requirements() -> dict[str, str]:
+    text = (ROOT / "environment.yml").read_text()
+    lines = text.split("dependencies:", 1)[1].splitlines()
+    specs = [line.strip()[2:] for line in lines if re.match(r"^  - [a-z][^:]*$", line)]
+    specs = [s for s in specs if requirement_name(s) not in ("python", "pip")]
+    named = {CONDA_NAMES.get(requirement_name(s), requirement_name(s)): s for s in specs}
+    return {name: name + s[len(requirement_name(s)):] for name, s in named.items()}
+
+
+def test_environment_yml_names_the_same_packages_and_bounds_as_pyproject():
+    assert conda_requirements() == pyproject_requirements()
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "make test" in ci
