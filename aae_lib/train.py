@@ -54,9 +54,12 @@ class TrainConfig:
     validation: bool = False  # hold out 10 000 training images for validation
     classify_every: int = 1  # semi-supervised: classification step every n minibatches
     seed: int = 0
+    precision: str = "fp32"  # "bf16": bfloat16 autocast for the forward passes (speed option)
 
     def __post_init__(self):
         problems = []
+        if self.precision not in ("fp32", "bf16"):
+            problems.append(f"precision must be fp32 or bf16, not {self.precision!r}")
         if self.optimizer not in ("adam", "sgd"):
             problems.append(f"optimizer must be adam or sgd, not {self.optimizer!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.classify_every < 1:
@@ -193,6 +196,15 @@ class Trainer:
         scale = 2.0 if self.config.model.pixel_range == "signed" else 1.0
         return images + self.config.noise_std * scale * torch.randn_like(images)
 
+    def _autocast(self):
+        """bfloat16 matrix products for the forward passes; weights and optimisers stay fp32.
+
+        Entered per forward pass, never around an optimiser step, so autocast's cache of cast
+        weights cannot outlive the weights it copied.
+        """
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.config.precision == "bf16")
+
     @staticmethod
     def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -201,13 +213,14 @@ class Trainer:
 
     def _reconstruction_phase(self, inputs, targets, labels) -> torch.Tensor:
         model = self.model
-        codes, logits = model.encoder(inputs, dropout=1.0 - self.config.dropout_keep)
-        if model.config.kind == "supervised":
-            condition = labels
-        else:
-            condition = logits.softmax(1) if logits is not None else None
-        error = model.decode(codes, condition) - targets
-        loss = 0.5 * error.square().sum(1).mean()
+        with self._autocast():
+            codes, logits = model.encoder(inputs, dropout=1.0 - self.config.dropout_keep)
+            if model.config.kind == "supervised":
+                condition = labels
+            else:
+                condition = logits.softmax(1) if logits is not None else None
+            error = model.decode(codes, condition).float() - targets
+            loss = 0.5 * error.square().sum(1).mean()
         self._step(self.optimizers["reconstruction"], loss)
         return loss.detach()
 
@@ -218,14 +231,16 @@ class Trainer:
         if condition is not None:
             fake, real = torch.cat([fake, condition], 1), torch.cat([real, condition], 1)
         n = len(real)
-        logits = discriminator(torch.cat([real, fake.detach()]))
-        targets = torch.cat([torch.ones(n, device=logits.device),
-                             torch.zeros(len(fake), device=logits.device)])
-        d_loss = 2 * F.binary_cross_entropy_with_logits(logits, targets)  # mean(real) + mean(fake)
+        targets = torch.cat([torch.ones(n, device=real.device),
+                             torch.zeros(len(fake), device=real.device)])
+        with self._autocast():
+            logits = discriminator(torch.cat([real, fake.detach()])).float()
+            d_loss = 2 * F.binary_cross_entropy_with_logits(logits, targets)  # mean real + fake
         self._step(self.optimizers[f"discriminator_{name}"], d_loss)
         discriminator.requires_grad_(False)  # the generator step needs no discriminator grads
-        fooled = discriminator(fake)
-        g_loss = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
+        with self._autocast():
+            fooled = discriminator(fake).float()
+            g_loss = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
         self._step(self.optimizers[f"generator_{name}"], g_loss)
         discriminator.requires_grad_(True)
         return d_loss.detach(), g_loss.detach()
@@ -241,7 +256,8 @@ class Trainer:
     def _classification_phase(self) -> torch.Tensor:
         index = self._next_labeled_batch()
         inputs = self._noisy(self.model.prepare(self.images[index]))
-        loss = F.cross_entropy(self.model.encoder(inputs)[1], self.labels[index])
+        with self._autocast():
+            loss = F.cross_entropy(self.model.encoder(inputs)[1].float(), self.labels[index])
         self._step(self.optimizers["classification"], loss)
         return loss.detach()
 
@@ -252,7 +268,8 @@ class Trainer:
         inputs = self._noisy(targets)
         labels = self.labels[index]
         losses = {"reconstruction": self._reconstruction_phase(inputs, targets, labels)}
-        codes, logits = model.encoder(inputs)
+        with self._autocast():
+            codes = model.encoder(inputs)[0]
         if model.config.kind == "label":
             real = model.prior.sample_for_labels(labels, self.generator)
         else:
@@ -260,10 +277,11 @@ class Trainer:
         losses["discriminator_z"], losses["generator_z"] = self._adversarial_phase(
             "z", codes, real, model.discriminator_condition(labels))
         if model.config.kind == "semisupervised":
-            logits = model.encoder(inputs)[1]  # the z generator step has moved the encoder
+            with self._autocast():  # the z generator step has moved the encoder
+                class_probabilities = model.encoder(inputs)[1].float().softmax(1)
             real = model.class_prior.sample(len(index), self.generator)
             losses["discriminator_y"], losses["generator_y"] = self._adversarial_phase(
-                "y", logits.softmax(1), real, None)
+                "y", class_probabilities, real, None)
             if step % cfg.classify_every == 0:
                 losses["classification"] = self._classification_phase()
         return losses
