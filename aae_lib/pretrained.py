@@ -12,13 +12,14 @@ Train and export one of them (resumes an interrupted run)::
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from . import checkpoints
-from .data import load_mnist
+from .data import MNIST, load_mnist
 from .errors import CheckpointError
 from .models import AdversarialAutoencoder, ModelConfig
 from .train import TrainConfig, Trainer, paper_semisupervised, resolve_device
@@ -53,7 +54,8 @@ def export(trainer: Trainer, path: str | Path, schedule: str) -> Path:
     state = {k: v.half() if v.is_floating_point() else v
              for k, v in trainer.model.inference_state_dict().items()}
     manifest = {**trainer.manifest(), "schedule": schedule, "dtype": "float16",
-                "contents": "encoder and decoder (inference only)"}
+                "contents": "encoder and decoder (inference only)",
+                "history": dict(trainer.history)}
     return checkpoints.save(path, state, manifest)
 
 
@@ -72,6 +74,68 @@ def load(name: str, device: str | torch.device = "cpu", folder: str | Path | Non
     return model.to(device).eval(), manifest
 
 
+def describe(manifest: dict) -> str:
+    """One line on where weights came from: schedule, device, wall time, versions."""
+    minutes = manifest.get("wall_time_s", 0) / 60
+    return (f"{manifest.get('schedule', '?')}; trained on {manifest.get('device', '?')} in "
+            f"{minutes:.1f} min with aae_lib {manifest['versions']['aae_lib']}, "
+            f"torch {manifest['versions']['torch']}")
+
+
+def smoke_subset(data: MNIST) -> MNIST:
+    """1280 training and 1000 test images: enough for CI to prove a training cell runs."""
+    return MNIST(data.train_images[:1280], data.train_labels[:1280], data.test_images[:1000],
+                 data.test_labels[:1000])
+
+
+def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | None = None,
+                  retrain: bool | None = None, smoke: bool | None = None,
+                  ) -> tuple[AdversarialAutoencoder, dict]:
+    """The notebooks' training cell: load weights that match, else train and save them.
+
+    Looks for the committed weights, then for weights trained earlier in ``$AAE_CHECKPOINTS``
+    (default ``~/.cache/aae_lib/checkpoints``). ``retrain`` (default ``$AAE_RETRAIN == "1"``)
+    skips both and trains ``epochs`` epochs (default: the full schedule), resuming an
+    interrupted run; ``smoke`` (default ``$AAE_SMOKE == "1"``) trains one epoch on a small
+    subset, which is what CI runs. Prints which of these happened.
+    """
+    retrain = os.environ.get("AAE_RETRAIN") == "1" if retrain is None else retrain
+    smoke = os.environ.get("AAE_SMOKE") == "1" if smoke is None else smoke
+    device = resolve_device(str(device))
+    own = Path(os.environ.get("AAE_CHECKPOINTS", Path.home() / ".cache/aae_lib/checkpoints"))
+    if smoke:
+        own = own / "smoke"
+    if not (retrain or smoke):
+        for folder, origin in ((PRETRAINED_DIR, "the committed"), (own, "your own")):
+            if weights_path(name, folder).exists():
+                model, manifest = load(name, device, folder)
+                print(f"Loaded {origin} weights of {name}: {describe(manifest)}.")
+                return model, manifest
+    config = book_config(name)
+    data = load_mnist(device=device)
+    if smoke:
+        config = replace(config, validation=False, n_labeled=100 if config.n_labeled else None)
+        data, epochs = smoke_subset(data), 1
+    train_and_export(name, config, data, device, own / "runs" / name, own, epochs,
+                     ", smoke subset" if smoke else "")
+    model, manifest = load(name, device, own)
+    return model, manifest
+
+
+def train_and_export(name: str, config: TrainConfig, data: MNIST, device: torch.device,
+                     run_dir: Path, out_dir: Path, epochs: int | None, note: str = "") -> Path:
+    """Train (resuming from ``run_dir``) and export the inference weights to ``out_dir``."""
+    trainer = Trainer(config, data, device, save_dir=run_dir)
+    if trainer.resume():
+        print(f"resumed {name} after epoch {trainer.epochs_done - 1}")
+    trainer.fit(epochs)
+    schedule = (f"{trainer.epochs_done} of the {config.epochs}-epoch schedule "
+                f"(lr ÷10 at epochs {', '.join(map(str, config.lr_milestones))}){note}")
+    path = export(trainer, weights_path(name, out_dir), schedule)
+    print(f"Trained {name}: {trainer.speed_report()}; saved {path}.")
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m aae_lib.pretrained",
                                      description="train and export one of the book's models")
@@ -86,14 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = replace(book_config(args.name), precision=args.precision)
     device = resolve_device(args.device)
-    trainer = Trainer(config, load_mnist(device=device), device, save_dir=args.runs / args.name)
-    if trainer.resume():
-        print(f"resumed after epoch {trainer.epochs_done - 1}")
-    trainer.fit(args.epochs)
-    schedule = (f"{trainer.epochs_done} of the {config.epochs}-epoch schedule "
-                f"(lr ÷10 at epochs {', '.join(map(str, config.lr_milestones))})")
-    path = export(trainer, weights_path(args.name, args.out), schedule)
-    print(f"{trainer.speed_report()}; exported {path}")
+    train_and_export(args.name, config, load_mnist(device=device), device,
+                     args.runs / args.name, args.out, args.epochs)
 
 
 if __name__ == "__main__":

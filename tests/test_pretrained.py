@@ -1,0 +1,57 @@
+import json
+
+import pytest
+import torch
+
+from aae_lib import pretrained
+from aae_lib.errors import CheckpointError
+
+
+@pytest.fixture
+def book_data(tiny_mnist_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("AAE_DATA_DIR", str(tiny_mnist_dir))
+    monkeypatch.setenv("AAE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "committed")
+    return tmp_path
+
+
+def test_smoke_training_exports_float16_weights_that_load(book_data, capsys):
+    model, manifest = pretrained.load_or_train("unsupervised_gmm", "cpu", smoke=True)
+    assert "Trained unsupervised_gmm" in capsys.readouterr().out
+    path = book_data / "checkpoints" / "smoke" / "unsupervised_gmm.pt"
+    saved = torch.load(path, weights_only=True)
+    assert all(v.dtype == torch.float16 for v in saved.values())
+    assert not any(k.startswith("discriminators") for k in saved)
+    assert manifest["schedule"].startswith("1 of the 400-epoch schedule")
+    assert manifest["history"]["loss/reconstruction"] and manifest["device"] == "cpu"
+    assert path.stat().st_size < 8 * 2**20
+    assert model.decode(torch.zeros(1, 2)).shape == (1, 784)
+
+
+def test_committed_weights_are_preferred_and_say_so(book_data, capsys):
+    pretrained.load_or_train("supervised_ncode2", "cpu", smoke=True)
+    smoke = book_data / "checkpoints" / "smoke"
+    committed = book_data / "committed"
+    committed.mkdir()
+    for suffix in (".pt", ".json"):
+        (committed / f"supervised_ncode2{suffix}").write_bytes(
+            (smoke / f"supervised_ncode2{suffix}").read_bytes())
+    capsys.readouterr()
+    pretrained.load_or_train("supervised_ncode2", "cpu")
+    assert "Loaded the committed weights of supervised_ncode2" in capsys.readouterr().out
+
+
+def test_weights_of_another_config_are_refused(book_data):
+    pretrained.load_or_train("unsupervised_gmm", "cpu", smoke=True)
+    folder = book_data / "checkpoints" / "smoke"
+    manifest_path = folder / "unsupervised_gmm.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"]["ncode"] = 4
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="ncode: checkpoint has 4, this run has 2"):
+        pretrained.load("unsupervised_gmm", folder=folder)
+
+
+def test_unknown_book_model_lists_the_choices():
+    with pytest.raises(KeyError, match="semisupervised_1000"):
+        pretrained.book_config("vae")
