@@ -83,13 +83,13 @@ def _mmd2(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor,
-            prefix: str) -> dict[str, float]:
-    """The per-epoch metrics of a model kind, named ``prefix/metric``."""
-    metrics = {f"{prefix}/reconstruction_error": reconstruction_error(model, images, labels)}
+            split: str) -> dict[str, float]:
+    """The per-epoch metrics of a model kind, named ``metric/split`` (grouped when plotted)."""
+    metrics = {f"reconstruction_error/{split}": reconstruction_error(model, images, labels)}
     if model.config.kind == "semisupervised":
-        metrics[f"{prefix}/accuracy"] = accuracy(model, images, labels)
+        metrics[f"accuracy/{split}"] = accuracy(model, images, labels)
     labels_pick_components = model.config.kind == "label" and model.config.ncode == 2
     if labels_pick_components and isinstance(model.prior, PinwheelMixture):
         codes = encode_all(model, images)
-        metrics[f"{prefix}/component_agreement"] = component_agreement(codes, labels, model.prior)
+        metrics[f"component_agreement/{split}"] = component_agreement(codes, labels, model.prior)
     return metrics

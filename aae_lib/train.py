@@ -310,13 +310,13 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Metrics on the held-out images (validation set if any, and always the test set)."""
-        metrics = evaluate.summary(self.model, self.eval_images, self.eval_labels, prefix="test")
+        metrics = evaluate.summary(self.model, self.eval_images, self.eval_labels, split="test")
         if self.config.validation:
             metrics.update(evaluate.summary(self.model, self.validation_images,
-                                            self.validation_labels, prefix="validation"))
+                                            self.validation_labels, split="validation"))
         if self.config.model.kind == "semisupervised":
             labeled = self.labeled_index
-            metrics["train/accuracy"] = evaluate.accuracy(self.model, self.images[labeled],
+            metrics["accuracy/train"] = evaluate.accuracy(self.model, self.images[labeled],
                                                           self.labels[labeled])
         return metrics
 

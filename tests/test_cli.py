@@ -49,7 +49,7 @@ def test_label_supervised_and_semisupervised_runs(run):
     assert (run.save_dir / "supervised_ncode2" / "sample_style.png").exists()
     code, out, _ = run("--train_semisupervised", "--ncode", "10", "--maxepoch", "1",
                        "--n_labeled", "20", "--recipe", "paper")
-    assert code == 0 and "test/accuracy" in out
+    assert code == 0 and "accuracy/test" in out
 
 
 def test_interrupted_run_resumes(run):

@@ -35,7 +35,7 @@ def test_losses_go_down_on_real_mnist(small_mnist, kind, prior):
                                            small_mnist.test_labels)
     history = trainer.fit()
     assert history["loss/reconstruction"][-1] < 0.8 * history["loss/reconstruction"][0]
-    assert history["test/reconstruction_error"][-1] < 0.8 * before
+    assert history["reconstruction_error/test"][-1] < 0.8 * before
     assert all(torch.isfinite(torch.tensor(v)).all() for v in history.values())
     if kind == "semisupervised":
-        assert history["test/accuracy"][-1] > 0.5  # chance is 0.1
+        assert history["accuracy/test"][-1] > 0.5  # chance is 0.1

@@ -49,16 +49,16 @@ def test_every_kind_trains_and_records_history(tiny, kind):
     history = trainer.fit()
     assert len(history["loss/reconstruction"]) == 2
     assert history["loss/reconstruction"][1] < history["loss/reconstruction"][0]
-    assert "test/reconstruction_error" in history
+    assert "reconstruction_error/test" in history
     if kind == "semisupervised":
         assert {
             "loss/classification",
             "loss/generator_y",
-            "test/accuracy",
-            "train/accuracy",
+            "accuracy/test",
+            "accuracy/train",
         } <= history.keys()
     if kind == "label":
-        assert 0.0 <= history["test/component_agreement"][-1] <= 1.0
+        assert 0.0 <= history["component_agreement/test"][-1] <= 1.0
 
 
 def test_same_seed_gives_identical_weights_and_another_seed_does_not(tiny):
