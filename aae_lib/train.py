@@ -349,6 +349,8 @@ class Trainer:
         return dict(self.history)
 
     def speed_report(self) -> str:
+        if math.isnan(self.speed):
+            return f"{self.epochs_done} epochs were already done: nothing left to train"
         return (f"trained {self.epochs_done} epochs on {device_name(self.device)} at "
                 f"{self.speed:,.0f} examples/s")
 
