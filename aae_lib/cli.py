@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     ours.add_argument("--classify_every", type=int, default=1,
                       help="semi-supervised: classification step every n minibatches "
                            "(reference: 10)")
+    ours.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                      help="bf16: bfloat16 autocast for the forward passes, faster on CPUs "
+                           "with native bfloat16 and on GPUs (see benchmarks/README.md)")
     ours.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -103,14 +106,15 @@ def config_from_args(args) -> TrainConfig:
     if kind == "semisupervised" and args.recipe == "paper":
         return paper_semisupervised(epochs=args.maxepoch, seed=args.seed, n_labeled=n_labeled,
                                     weights=weights, classify_every=args.classify_every,
-                                    dropout_keep=args.dropout)
+                                    dropout_keep=args.dropout, precision=args.precision)
     prior = "gaussian" if kind in ("supervised", "semisupervised") else args.dist_type
     model = ModelConfig(kind=kind, ncode=args.ncode, prior=prior, encoder_head=args.encoder)
     milestones = (150, 200) if kind == "semisupervised" else (100, 300)
     return TrainConfig(model=model, epochs=args.maxepoch, batch_size=args.bsize, lr=args.lr,
                        lr_milestones=milestones, weights=weights,
                        noise_std=0.3 if args.noise else 0.0, dropout_keep=args.dropout,
-                       n_labeled=n_labeled, classify_every=args.classify_every, seed=args.seed)
+                       n_labeled=n_labeled, classify_every=args.classify_every, seed=args.seed,
+                       precision=args.precision)
 
 
 def run_name(config: TrainConfig) -> str:

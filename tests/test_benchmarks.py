@@ -15,7 +15,7 @@ from benchmarks.baseline import BaselineTrainer, torchvision_root
 def test_smoke_run_writes_positive_figures(tiny_mnist_dir, tmp_path):
     path = tmp_path / "speed.json"
     train_speed.main(["--smoke", "--device", "cpu", "--data-dir", str(tiny_mnist_dir),
-                      "--kinds", "semisupervised", "--ours-option", "seed=1",
+                      "--kinds", "semisupervised", "--threads", "1", "--ours-option", "seed=1",
                       "--json", str(path)])
     report = json.loads(path.read_text())
     assert {"device", "torch", "batch_size", "steps", "repeats", "kinds"} <= report.keys()
@@ -33,6 +33,8 @@ def test_ours_options_set_trainconfig_fields():
     assert dataclasses.replace(TrainConfig(), **{name: value}).optimizer == "sgd"
     with pytest.raises(argparse.ArgumentTypeError, match="TrainConfig field"):
         train_speed.parse_option("no_such_field=1")
+    with pytest.raises(SystemExit):  # a value TrainConfig rejects stops the run before it starts
+        train_speed.main(["--ours-option", "batch_size=0"])
 
 
 @pytest.mark.parametrize("model", [

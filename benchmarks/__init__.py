@@ -1,0 +1,1 @@
+"""Speed benchmarks of aae_lib's training against a typical public implementation."""
