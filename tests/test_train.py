@@ -184,3 +184,19 @@ def test_bad_training_configs_are_refused(bad):
 def test_config_round_trips_through_its_manifest_dict():
     cfg = paper_semisupervised(epochs=7)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_bf16_precision_changes_the_arithmetic_but_not_the_result_beyond_noise(tiny):
+    def run(**options):
+        trainer = Trainer(config("semisupervised", epochs=3, **options), tiny, progress=False)
+        return trainer.fit(), torch.cat([p.flatten() for p in trainer.model.parameters()])
+
+    fp32, fp32_weights = run()
+    other_seed, _ = run(seed=1)
+    bf16, bf16_weights = run(precision="bf16")
+    assert not torch.equal(fp32_weights, bf16_weights)  # the option really computes in bf16
+    assert all(p.dtype == torch.float32 for p in [fp32_weights, bf16_weights])
+    final = {name: values[-1] for name, values in fp32.items() if name.startswith("loss/")}
+    for name, value in final.items():
+        seed_gap = abs(other_seed[name][-1] - value)
+        assert abs(bf16[name][-1] - value) <= max(2 * seed_gap, 0.02 * abs(value)), name

@@ -1,0 +1,36 @@
+"""File helpers shared by data and checkpoints: atomic writes and SHA-256 digests."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK_BYTES = 1 << 20
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[BinaryIO]:
+    """A temporary file beside `target` that replaces it only if the block completes, so an
+    interrupted write never leaves a half-written file under the final name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Opened by hand rather than with tempfile so the file gets the usual umask permissions.
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    try:
+        with temporary.open("xb") as output:
+            yield output
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
