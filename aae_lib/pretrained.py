@@ -41,7 +41,7 @@ BOOK_MODELS: dict[str, TrainConfig] = {
 
 # Epochs of the committed weights, trained on a 2-core CPU. A retraining cell on a CPU defaults
 # to the same budget; on a GPU it runs the config's full schedule.
-CPU_EPOCHS = {name: 25 if name.startswith("semisupervised") else 12 for name in BOOK_MODELS}
+CPU_EPOCHS = {name: 25 if name.startswith("semisupervised") else 24 for name in BOOK_MODELS}
 
 
 def book_config(name: str) -> TrainConfig:

@@ -1,0 +1,61 @@
+"""The committed weights behind the book's figures still give the numbers their manifests
+record (computed in fp32 before the fp16 export), within tolerances that allow for fp16."""
+
+import pytest
+import torch
+
+from aae_lib import checkpoints, evaluate, pretrained
+from aae_lib.data import load_mnist
+from aae_lib.errors import CheckpointError
+
+pytestmark = pytest.mark.mnist
+MAX_BYTES = 8 * 2**20
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist()
+
+
+@pytest.mark.parametrize("name", sorted(pretrained.BOOK_MODELS))
+def test_committed_weights_are_small_verified_and_inference_only(name):
+    path = pretrained.weights_path(name)
+    assert path.stat().st_size <= MAX_BYTES
+    state, manifest = checkpoints.load(path)
+    assert not any(k.startswith("discriminators") for k in state)
+    assert {"config", "epochs_done", "seed", "device", "wall_time_s", "metrics", "versions",
+            "sha256", "schedule", "history"} <= manifest.keys()
+
+
+@pytest.mark.parametrize("name", sorted(pretrained.BOOK_MODELS))
+def test_reconstruction_error_matches_the_manifest(name, mnist):
+    model, manifest = pretrained.load(name)
+    error = evaluate.reconstruction_error(model, mnist.test_images, mnist.test_labels)
+    assert error == pytest.approx(manifest["metrics"]["reconstruction_error/test"], rel=0.03)
+
+
+def test_semi_supervised_accuracy_beats_the_reference_with_fewer_labels(mnist):
+    model, manifest = pretrained.load("semisupervised_1000")
+    accuracy = evaluate.accuracy(model, mnist.test_images, mnist.test_labels)
+    assert manifest["config"]["n_labeled"] == 1000
+    assert accuracy == pytest.approx(manifest["metrics"]["accuracy/test"], abs=0.003)
+    assert accuracy >= 0.9710  # the reference's 97.10 % used 1280 labels
+
+
+@pytest.mark.parametrize("name", ["label_gmm_all", "label_gmm_10k"])
+def test_label_conditioned_codes_land_in_their_digits_component(name, mnist):
+    model, manifest = pretrained.load(name)
+    codes = evaluate.encode_all(model, mnist.test_images)
+    agreement = evaluate.component_agreement(codes, mnist.test_labels, model.prior)
+    assert agreement == pytest.approx(manifest["metrics"]["component_agreement/test"], abs=0.01)
+    assert agreement > 0.8
+
+
+def test_weights_refuse_to_load_into_another_architecture(tmp_path):
+    name = "unsupervised_gmm"
+    for suffix in (".pt", ".json"):
+        source = pretrained.weights_path(name).with_suffix(suffix)
+        (tmp_path / f"supervised_ncode2{suffix}").write_bytes(source.read_bytes())
+    with pytest.raises(CheckpointError, match="kind: checkpoint has 'unsupervised'"):
+        pretrained.load("supervised_ncode2", folder=tmp_path)
+    assert torch.load(tmp_path / "supervised_ncode2.pt", weights_only=True)
