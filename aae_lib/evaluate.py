@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 from .models import AdversarialAutoencoder
@@ -10,43 +13,45 @@ from .priors import PinwheelMixture
 EVAL_BATCH = 2000
 
 
-@torch.no_grad()
-def encode_all(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:
-    """Codes of uint8 images, in evaluation mode (the Gaussian head gives its mean)."""
+@contextlib.contextmanager
+def evaluation_mode(model: AdversarialAutoencoder) -> Iterator[None]:
+    """No gradients and eval mode (the Gaussian head gives its mean), then the mode it had."""
     was_training = model.training
     model.eval()
-    codes = torch.cat([model.encode(model.prepare(chunk)) for chunk in images.split(EVAL_BATCH)])
-    model.train(was_training)
-    return codes
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
 
 
-@torch.no_grad()
+def encode_all(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:
+    """Codes of uint8 images."""
+    with evaluation_mode(model):
+        return torch.cat([model.encode(model.prepare(x)) for x in images.split(EVAL_BATCH)])
+
+
 def accuracy(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of ``images`` (all of them, not a mean of batch means) classified correctly."""
-    was_training = model.training
-    model.eval()
-    correct = sum(int((model.classify(model.prepare(x)).argmax(1) == y).sum())
-                  for x, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True))
-    model.train(was_training)
+    with evaluation_mode(model):
+        correct = sum(int((model.classify(model.prepare(x)).argmax(1) == y).sum()) for x, y in
+                      zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True))
     return correct / len(labels)
 
 
-@torch.no_grad()
 def reconstruction_error(model: AdversarialAutoencoder, images: torch.Tensor,
                          labels: torch.Tensor) -> float:
     """Mean squared error per pixel on the [0, 1] scale, comparable across pixel ranges."""
-    was_training = model.training
-    model.eval()
     scale = 0.5 if model.config.pixel_range == "signed" else 1.0
     total = 0.0
-    for x, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True):
-        inputs = model.prepare(x)
-        if model.config.kind == "supervised":
-            output = model.decode(model.encode(inputs), y)
-        else:
-            output = model.reconstruct(inputs)
-        total += float(((output - inputs) * scale).square().sum())
-    model.train(was_training)
+    with evaluation_mode(model):
+        for x, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True):
+            inputs = model.prepare(x)
+            if model.config.kind == "supervised":
+                output = model.decode(model.encode(inputs), y)
+            else:
+                output = model.reconstruct(inputs)
+            total += float(((output - inputs) * scale).square().sum())
     return total / images.numel()
 
 
