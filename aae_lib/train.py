@@ -162,8 +162,7 @@ class Trainer:
         # What the model may see: true digits where labeled, UNLABELED elsewhere.
         self.labels = torch.full_like(true_labels, UNLABELED)
         self.labels[labeled] = true_labels[labeled]
-        if kind == "semisupervised":
-            self._labeled_queue: list[torch.Tensor] = []
+        self._labeled_queue: list[torch.Tensor] = []  # semi-supervised: batches left this pass
 
     def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         model = self.model
@@ -362,7 +361,7 @@ class Trainer:
         return {"model": self.model.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "rng": rng, "history": dict(self.history),
-                "labeled_queue": list(getattr(self, "_labeled_queue", []))}
+                "labeled_queue": list(self._labeled_queue)}
 
     def manifest(self) -> dict:
         return {"config": self.config.to_dict(), "model": self.config.model.to_dict(),
@@ -399,8 +398,7 @@ class Trainer:
             if "cuda" in state["rng"]:
                 torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
             self.history = defaultdict(list, state["history"])
-            if self.config.model.kind == "semisupervised":
-                self._labeled_queue = list(state["labeled_queue"])
+            self._labeled_queue = list(state["labeled_queue"])
             self.epochs_done = manifest["epochs_done"]
         return manifest
 
