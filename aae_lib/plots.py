@@ -31,6 +31,9 @@ GAP_PIXELS = 1
 GAP_VALUE = 1.0
 PIXEL_RANGES = ("signed", "unit")
 TITLE_INCHES = 0.35
+LINE_STYLES = ("-", "--", ":", "-.")
+# Dash patterns for reference values, distinct from each other and from solid data lines.
+REFERENCE_STYLES = ("--", ":", "-.")
 
 
 def save_figure(fig: Figure, path: PathLike) -> Path:
@@ -50,8 +53,10 @@ def latent_scatter(
     title: str | None = None,
     path: PathLike | None = None,
     prior_samples: Array | None = None,
+    colour_label: str = "digit",
 ) -> Figure:
-    """Scatter 2-D codes coloured by digit, to see whether the encoder matched the prior."""
+    """Scatter 2-D codes coloured by a class 0-9 (``colour_label`` names it on the colour bar),
+    to see whether the encoder matched the prior."""
     points = _as_points(codes, "codes")
     fig = _new_figure(figsize=(5.6, 4.8), layout="constrained")
     ax = fig.add_subplot()
@@ -87,7 +92,7 @@ def latent_scatter(
         colour_bar = fig.colorbar(
             ScalarMappable(norm=digit_norm, cmap=colour_map), ax=ax, ticks=range(N_DIGITS)
         )
-        colour_bar.set_label("digit")
+        colour_bar.set_label(colour_label)
     if prior_samples is not None:
         ax.legend(loc="upper right", markerscale=4, fontsize="small")
     ax.set_xlim(-limit, limit)
@@ -125,6 +130,137 @@ def image_grid(
     ax.set_axis_off()
     if title:
         fig.suptitle(title, y=1.0 - title_height / 2 / (grid_height + title_height), va="center")
+    return _finish(fig, path)
+
+
+def manifold_grid(
+    images: Array,
+    z1: Array,
+    z2: Array,
+    pixel_range: str = "signed",
+    title: str | None = None,
+    path: PathLike | None = None,
+    cell_inches: float = 0.3,
+    n_ticks: int = 5,
+) -> Figure:
+    """A decoded grid of codes with its coordinates on the axes.
+
+    ``images`` are row-major: row ``r`` decodes ``z2[r]``, column ``c`` decodes ``z1[c]``
+    (``linear_grid`` and ``percentile_grid`` put the largest ``z2`` in the top row).
+    """
+    z1_values, z2_values = _to_numpy(z1).reshape(-1), _to_numpy(z2).reshape(-1)
+    pixels = _as_images(images, pixel_range, "manifold_grid")
+    if len(pixels) != len(z1_values) * len(z2_values):
+        raise ValueError(
+            f"manifold_grid: {len(pixels)} images for a {len(z2_values)}x{len(z1_values)} grid"
+        )
+    nrow, ncol = len(z2_values), len(z1_values)
+    fig = _new_figure(
+        figsize=(
+            ncol * cell_inches + 0.9,
+            nrow * cell_inches + 0.7 + (TITLE_INCHES if title else 0),
+        ),
+        layout="constrained",
+    )
+    ax = fig.add_subplot()
+    _show_mosaic(ax, _tile(pixels, nrow))
+    tile_height, tile_width = pixels.shape[1:]
+    _label_tiles(ax.xaxis, tile_width, z1_values, n_ticks)
+    _label_tiles(ax.yaxis, tile_height, z2_values, n_ticks)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)
+
+
+def labelled_tiles(
+    images: Array,
+    labels: Sequence[str],
+    ncol: int,
+    pixel_range: str = "signed",
+    title: str | None = None,
+    path: PathLike | None = None,
+    tile_inches: float = 0.9,
+) -> Figure:
+    """Images large enough to read, each with its own caption (e.g. "4, true 9")."""
+    pixels = _as_images(images, pixel_range, "labelled_tiles")
+    if len(labels) != len(pixels):
+        raise ValueError(f"labelled_tiles: {len(labels)} labels for {len(pixels)} images")
+    if ncol < 1:
+        raise ValueError(f"labelled_tiles: ncol must be positive, got {ncol}")
+    nrow = math.ceil(len(pixels) / ncol)
+    fig = _new_figure(
+        figsize=(ncol * tile_inches, nrow * (tile_inches + 0.25) + (TITLE_INCHES if title else 0)),
+        layout="constrained",
+    )
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    for index, ax in enumerate(axes):
+        ax.set_axis_off()
+        if index < len(pixels):
+            _show_mosaic(ax, pixels[index])
+            ax.set_title(labels[index], fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def style_transfer_grid(
+    sources: Array,
+    transferred: Array,
+    source_labels: Sequence[str] | None = None,
+    pixel_range: str = "signed",
+    title: str | None = None,
+    path: PathLike | None = None,
+    tile_inches: float = 0.75,
+) -> Figure:
+    """One row per source image: the source, set apart, then its code decoded as 0 ... 9.
+
+    ``transferred[i * n + d]`` is source ``i`` drawn as class ``d`` of ``n``.
+    """
+    source_pixels = _as_images(sources, pixel_range, "style_transfer_grid")
+    transferred_pixels = _as_images(transferred, pixel_range, "style_transfer_grid")
+    n_sources = len(source_pixels)
+    if len(transferred_pixels) % n_sources:
+        raise ValueError(
+            f"style_transfer_grid: {len(transferred_pixels)} decoded images do not split into "
+            f"{n_sources} rows"
+        )
+    n_classes = len(transferred_pixels) // n_sources
+    if source_labels is not None and len(source_labels) != n_sources:
+        raise ValueError(
+            f"style_transfer_grid: {len(source_labels)} source labels for {n_sources} sources"
+        )
+    # A narrow empty column keeps the real images apart from the decoded ones.
+    gap = 0.35
+    fig = _new_figure(
+        figsize=(
+            (n_classes + 1 + gap) * tile_inches + 0.6,
+            n_sources * tile_inches + 0.4 + (TITLE_INCHES if title else 0),
+        ),
+        layout="constrained",
+    )
+    grid = fig.add_gridspec(n_sources, n_classes + 2, width_ratios=[1, gap] + [1] * n_classes)
+    for row in range(n_sources):
+        source_ax = fig.add_subplot(grid[row, 0])
+        _show_mosaic(source_ax, source_pixels[row])
+        source_ax.set_xticks([])
+        source_ax.set_yticks([])
+        for side in source_ax.spines.values():
+            side.set_color("tab:red")
+            side.set_linewidth(2)
+        if source_labels is not None:
+            source_ax.set_ylabel(source_labels[row], fontsize="small")
+        if row == 0:
+            source_ax.set_title("source", fontsize="small", color="tab:red")
+        for digit in range(n_classes):
+            ax = fig.add_subplot(grid[row, digit + 2])
+            _show_mosaic(ax, transferred_pixels[row * n_classes + digit])
+            ax.set_axis_off()
+            if row == 0:
+                ax.set_title(f"as {digit}", fontsize="small")
+    if title:
+        fig.suptitle(title)
     return _finish(fig, path)
 
 
@@ -181,8 +317,14 @@ def component_manifolds(
     pixel_range: str = "signed",
     path: PathLike | None = None,
     title: str | None = None,
+    along: Array | None = None,
+    across: Array | None = None,
 ) -> Figure:
-    """One square mosaic per mixture component, to check that each component holds one digit."""
+    """One square mosaic per mixture component, to check that each component holds one digit.
+
+    ``along`` and ``across`` are the offsets of the grid's rows (along the component's arm) and
+    columns (across it); given, they label the axes of the panels on the figure's edges.
+    """
     mosaics = []
     for component, images in enumerate(images_per_component):
         pixels = _as_images(images, pixel_range, f"component_manifolds[{component}]")
@@ -202,10 +344,27 @@ def component_manifolds(
     )
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for component, ax in enumerate(axes):
-        ax.set_axis_off()
-        if component < len(mosaics):
-            _show_mosaic(ax, mosaics[component])
-            ax.set_title(f"component {component}", fontsize="medium")
+        if component >= len(mosaics):
+            ax.set_axis_off()
+            continue
+        _show_mosaic(ax, mosaics[component])
+        ax.set_title(f"component {component}", fontsize="medium")
+        row, column = divmod(component, ncols)
+        if along is None or across is None:
+            ax.set_axis_off()
+            continue
+        tile_size = (mosaics[component].shape[0] + GAP_PIXELS) // len(_to_numpy(along)) - GAP_PIXELS
+        _label_tiles(ax.yaxis, tile_size, _to_numpy(along).reshape(-1), 3)
+        _label_tiles(ax.xaxis, tile_size, _to_numpy(across).reshape(-1), 3)
+        ax.tick_params(
+            labelleft=column == 0,
+            labelbottom=component + ncols >= len(mosaics),
+            labelsize="x-small",
+        )
+        if column == 0:
+            ax.set_ylabel("along the arm", fontsize="small")
+        if component + ncols >= len(mosaics):
+            ax.set_xlabel("across", fontsize="small")
     if title:
         fig.suptitle(title)
     return _finish(fig, path)
@@ -218,12 +377,20 @@ def learning_curves(
     ylabel: str | None = None,
     *,
     references: Mapping[str, float] | None = None,
+    title: str | None = None,
+    colour_by: Sequence[str] | None = None,
+    style_by: Sequence[str] | None = None,
 ) -> Figure:
     """Per-epoch metrics, one axis per group prefix ("loss/...", "accuracy/...").
 
     ``ylabel`` replaces the group name on every axis. Accuracy groups whose values all lie in
     [0, 1] are shown in percent; ``references`` (label -> value on the same scale as the history)
-    are drawn dashed on every accuracy axis.
+    are drawn in grey on every accuracy axis, each in its own dash pattern.
+
+    A colour means one thing in the whole figure: by default each distinct line label gets its
+    own colour; with ``colour_by`` (words such as model names) a line takes the colour of the
+    first word its label contains, and with ``style_by`` (words such as "discriminator",
+    "generator") the line style of the first word it contains.
     """
     keys = list(history) if keys is None else keys
     if not keys:
@@ -238,7 +405,28 @@ def learning_curves(
     if references and not accuracy_groups:
         raise ValueError("learning_curves: references need an accuracy group in history")
 
-    fig = _new_figure(figsize=(6.4, 2.6 * len(groups) + 0.4), layout="constrained")
+    line_labels = [key.split("/", 1)[1] if "/" in key else key for key in keys]
+    colour_names = list(colour_by) if colour_by else list(dict.fromkeys(line_labels))
+    colours = matplotlib.colormaps["tab10"].colors
+
+    def line_colour(label: str) -> object:
+        if colour_by is None:
+            return colours[colour_names.index(label) % len(colours)]
+        for index, word in enumerate(colour_names):
+            if word in label:
+                return colours[index % len(colours)]
+        return "black"
+
+    def line_style(label: str) -> str:
+        for index, word in enumerate(style_by or ()):
+            if word in label:
+                return LINE_STYLES[index % len(LINE_STYLES)]
+        return "-"
+
+    fig = _new_figure(
+        figsize=(6.4, 2.6 * len(groups) + 0.4 + (TITLE_INCHES if title else 0)),
+        layout="constrained",
+    )
     axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False).ravel()
     for ax, (group, group_keys) in zip(axes, groups.items(), strict=True):
         series = {key: np.asarray(_to_numpy(history[key]), dtype=float) for key in group_keys}
@@ -248,11 +436,23 @@ def learning_curves(
             # Markers keep short runs (a single epoch is a single point) visible.
             marker = "o" if len(values) <= 30 else None
             line_label = key.split("/", 1)[1] if "/" in key else key
-            ax.plot(epochs, values * scale, marker=marker, markersize=3, label=line_label)
+            ax.plot(
+                epochs,
+                values * scale,
+                marker=marker,
+                markersize=3,
+                label=line_label,
+                color=line_colour(line_label),
+                linestyle=line_style(line_label),
+            )
         if group in accuracy_groups:
-            for reference_label, value in (references or {}).items():
+            for index, (reference_label, value) in enumerate((references or {}).items()):
                 ax.axhline(
-                    value * scale, linestyle="--", color="0.4", linewidth=1, label=reference_label
+                    value * scale,
+                    linestyle=REFERENCE_STYLES[index % len(REFERENCE_STYLES)],
+                    color="0.35",
+                    linewidth=1.2,
+                    label=reference_label,
                 )
         ax.set_ylabel(ylabel or (f"{group} (%)" if scale == 100.0 else group))
         ax.grid(alpha=0.3)
@@ -260,6 +460,8 @@ def learning_curves(
     axes[-1].set_xlabel("epoch")
     # min_n_ticks=1 stops a one-epoch run falling back to fractional epoch ticks.
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if title:
+        fig.suptitle(title)
     return _finish(fig, path)
 
 
@@ -345,6 +547,14 @@ def _tile(pixels: np.ndarray, nrow: int) -> np.ndarray:
 
 def _tile_centres(count: int, tile_size: int) -> np.ndarray:
     return np.arange(count) * (tile_size + GAP_PIXELS) + (tile_size - 1) / 2
+
+
+def _label_tiles(axis, tile_size: int, values: np.ndarray, n_ticks: int) -> None:
+    """Ticks at ``n_ticks`` evenly spread tile centres along ``axis``, labelled with values."""
+    spread = np.linspace(0, len(values) - 1, min(n_ticks, len(values)))
+    chosen = np.unique(spread.round().astype(int))
+    centres = _tile_centres(len(values), tile_size)[chosen]
+    axis.set_ticks(centres, [f"{values[i]:.2g}" for i in chosen])
 
 
 def _show_mosaic(ax: Axes, mosaic: np.ndarray) -> None:

@@ -355,3 +355,92 @@ def test_save_figure_creates_parents_and_writes_png_even_without_suffix(tmp_path
     saved = plots.save_figure(fig, tmp_path / "a" / "b" / "grid")
     assert saved == tmp_path / "a" / "b" / "grid"
     assert read_png(saved).shape[2] in (3, 4)
+
+
+# figures that carry their own coordinates and captions
+
+
+def test_latent_scatter_names_what_the_colours_mean():
+    fig = plots.latent_scatter(torch.randn(10, 2), torch.arange(10), colour_label="component")
+    assert fig.axes[1].get_ylabel() == "component"
+
+
+def test_manifold_grid_labels_axes_with_the_decoded_coordinates():
+    z1, z2 = torch.linspace(-3, 3, 5), torch.linspace(3, -3, 4)
+    images = constant_images(torch.linspace(0, 1, 20))
+    fig = plots.manifold_grid(images, z1, z2, pixel_range="unit", title="grid", n_ticks=3)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(tile_at(mosaic_of(fig), 1, 2), 7 / 19, rtol=1e-6)
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["-3", "0", "3"]
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["3", "-1", "-3"]
+    np.testing.assert_allclose(ax.get_xticks(), [13.5, 13.5 + 2 * STEP, 13.5 + 4 * STEP])
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("$z_1$", "$z_2$", "grid")
+    with pytest.raises(ValueError, match="19 images for a 4x5 grid"):
+        plots.manifold_grid(images[:19], z1, z2)
+
+
+def test_labelled_tiles_captions_every_image_and_hides_spare_panels():
+    fig = plots.labelled_tiles(unit_images(5), [f"#{i}" for i in range(5)], ncol=3,
+                               pixel_range="unit", title="five")
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in drawn] == ["#0", "#1", "#2", "#3", "#4"]
+    assert len(fig.axes) == 6
+    assert fig.get_suptitle() == "five"
+    with pytest.raises(ValueError, match="4 labels for 5 images"):
+        plots.labelled_tiles(unit_images(5), ["a"] * 4, ncol=3)
+
+
+def test_style_transfer_grid_sets_the_source_apart_and_names_every_column():
+    sources = constant_images(torch.tensor([0.1, 0.2]))
+    transferred = constant_images(torch.linspace(0.3, 1.0, 6))
+    fig = plots.style_transfer_grid(sources, transferred, ["a 7", "a 2"], pixel_range="unit")
+    source_axes = [ax for ax in fig.axes if ax.get_ylabel()]
+    assert [ax.get_ylabel() for ax in source_axes] == ["a 7", "a 2"]
+    assert source_axes[0].get_title() == "source"
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["source", "as 0", "as 1", "as 2"]
+    first_decoded = fig.axes[1]
+    assert first_decoded.get_position().x0 - source_axes[0].get_position().x1 > 0.05, (
+        "the source column is set apart from the decoded ones"
+    )
+    row_1_as_0 = np.asarray(fig.axes[5].images[0].get_array())
+    np.testing.assert_allclose(row_1_as_0, 0.3 + 0.7 * 3 / 5)
+    with pytest.raises(ValueError, match="do not split into 2 rows"):
+        plots.style_transfer_grid(sources, transferred[:5])
+
+
+def test_component_manifolds_labels_edge_panels_with_offsets():
+    components = [unit_images(9)] * 10
+    fig = plots.component_manifolds(components, pixel_range="unit", along=[1, 0, -1],
+                                    across=[-0.2, 0, 0.2])
+    first, bottom_left = fig.axes[0], fig.axes[5]
+    assert [t.get_text() for t in first.get_yticklabels()] == ["1", "0", "-1"]
+    assert first.get_ylabel() == "along the arm"
+    assert bottom_left.get_xlabel() == "across"
+    assert fig.axes[1].get_ylabel() == ""
+
+
+def test_learning_curves_one_colour_per_model_one_style_per_role_and_a_title():
+    history = {
+        "loss/discriminator, A": [1.0, 1.1],
+        "loss/generator, A": [0.7, 0.6],
+        "loss/discriminator, B": [1.2, 1.3],
+        "recon/A": [3.0, 2.0],
+    }
+    fig = plots.learning_curves(history, colour_by=["A", "B"],
+                                style_by=["discriminator", "generator"], title="run")
+    loss_lines, recon_lines = (lines_by_label(ax) for ax in fig.axes)
+    assert loss_lines["discriminator, A"].get_color() == recon_lines["A"].get_color()
+    assert loss_lines["discriminator, A"].get_color() != loss_lines["discriminator, B"].get_color()
+    assert loss_lines["discriminator, A"].get_linestyle() == "-"
+    assert loss_lines["generator, A"].get_linestyle() == "--"
+    assert fig.get_suptitle() == "run"
+
+
+def test_learning_curves_same_label_same_colour_and_references_in_distinct_styles():
+    history = {"loss/model": [1.0, 0.5], "accuracy/model": [0.5, 0.9], "accuracy/other": [0.4, 0.8]}
+    fig = plots.learning_curves(history, references={"paper": 0.98, "reference": 0.97})
+    loss, accuracy = (lines_by_label(ax) for ax in fig.axes)
+    assert loss["model"].get_color() == accuracy["model"].get_color()
+    assert accuracy["model"].get_color() != accuracy["other"].get_color()
+    assert accuracy["paper"].get_linestyle() != accuracy["reference"].get_linestyle()
