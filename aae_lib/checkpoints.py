@@ -8,6 +8,8 @@ a damaged file or one from another configuration is refused with a message sayin
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import platform
 import re
@@ -16,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointError
-from .files import atomic_output, sha256_of
+from .files import PARTIAL_SUFFIX, atomic_output, sha256_of
 
 FORMAT_VERSION = 1
 EPOCH_FILE = re.compile(r"^epoch-(\d+)\.pt$")
@@ -30,15 +32,49 @@ def versions() -> dict[str, str]:
 
 
 def save(path: str | Path, state: dict, manifest: dict) -> Path:
-    """Save ``state`` to ``path`` and its manifest beside it, both atomically."""
+    """Save ``state`` to ``path`` and its manifest beside it.
+
+    Each file is written atomically, the weights first: a checkpoint counts as complete only
+    once its manifest exists (see ``latest_complete``), so an interruption between the two
+    files leaves nothing that resume would take. The state is serialised in memory first, so a
+    full disk or a dead folder shows up as one ``OSError`` with its cause, not a torch error.
+    """
     path = Path(path)
-    with atomic_output(path) as output:
-        torch.save(state, output)
-    manifest = {"format": FORMAT_VERSION, **manifest, "versions": versions(),
-                "sha256": sha256_of(path)}
-    with atomic_output(path.with_suffix(".json")) as output:
-        output.write((json.dumps(manifest, indent=2) + "\n").encode())
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    manifest = {"format": FORMAT_VERSION, **manifest, "versions": versions()}
+    try:
+        with atomic_output(path) as output:
+            output.write(buffer.getbuffer())
+        manifest["sha256"] = sha256_of(path)
+        with atomic_output(path.with_suffix(".json")) as output:
+            output.write((json.dumps(manifest, indent=2) + "\n").encode())
+    except OSError as error:
+        raise CheckpointError(f"could not write checkpoint {path}: "
+                              f"{error.strerror or error}") from None
     return path
+
+
+def remove(path: str | Path) -> None:
+    """Delete a checkpoint, its manifest first, so that it stops counting as complete at once."""
+    path = Path(path)
+    path.with_suffix(".json").unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+
+
+def ensure_writable(folder: str | Path) -> None:
+    """Fail before training, not after an epoch, if checkpoints cannot be written to ``folder``."""
+    folder = Path(folder)
+    probe = folder / f".write-probe{PARTIAL_SUFFIX}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        cause = error.strerror or str(error)
+        if isinstance(error, FileExistsError) or error.errno == errno.ENOTDIR:
+            cause = "a file is in the way of the folder"
+        raise CheckpointError(f"cannot write checkpoints to {folder}: {cause}") from None
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -92,9 +128,41 @@ def epoch_path(save_dir: str | Path, epoch: int) -> Path:
 
 
 def saved_epochs(save_dir: str | Path) -> list[int]:
-    """Epochs with a checkpoint in ``save_dir``, ascending."""
+    """Epochs with a complete checkpoint (weights and manifest) in ``save_dir``, ascending."""
     folder = Path(save_dir)
     if not folder.is_dir():
         return []
     found = (EPOCH_FILE.match(p.name) for p in folder.iterdir())
-    return sorted(int(m.group(1)) for m in found if m)
+    return sorted(int(m.group(1)) for m in found
+                  if m and (folder / m.group(0)).with_suffix(".json").is_file())
+
+
+def latest_complete(save_dir: str | Path) -> int | None:
+    """The newest epoch whose checkpoint is complete, or None."""
+    epochs = saved_epochs(save_dir)
+    return epochs[-1] if epochs else None
+
+
+def clean_incomplete(save_dir: str | Path) -> list[str]:
+    """Remove what interrupted saves left in ``save_dir``; returns one line per removal.
+
+    That is: temporary files of an unfinished write, and weights whose manifest was never
+    written (the save was killed between the two files).
+    """
+    folder = Path(save_dir)
+    if not folder.is_dir():
+        return []
+    messages = []
+    for leftover in sorted(folder.glob(f".*{PARTIAL_SUFFIX}")):
+        leftover.unlink(missing_ok=True)
+        messages.append(f"removed {leftover.name}, left by an interrupted save")
+    complete = set(saved_epochs(folder))
+    for weights in sorted(folder.glob("epoch-*.pt")):
+        match = EPOCH_FILE.match(weights.name)
+        if match and int(match.group(1)) not in complete:
+            weights.unlink()
+            older = [e for e in complete if e < int(match.group(1))]
+            fallback = f"epoch {max(older)}" if older else "the start"
+            messages.append(f"the checkpoint of epoch {int(match.group(1))} was interrupted "
+                            f"while saving and is removed; resuming from {fallback}")
+    return messages

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -17,9 +18,10 @@ import torch
 from . import checkpoints, evaluate, plots
 from .data import load_mnist
 from .errors import AAEError
-from .models import N_CLASSES, ModelConfig
+from .models import N_CLASSES
 from .priors import PRIOR_NAMES, PinwheelMixture, linear_grid, percentile_grid
-from .train import REFERENCE_WEIGHTS, TrainConfig, Trainer, paper_semisupervised, resolve_device
+from .recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised, unsupervised
+from .train import REFERENCE_WEIGHTS, TrainConfig, Trainer, resolve_device
 
 WEIGHT_FLAGS = {"encw": "reconstruction", "genw": "generator_z", "disw": "discriminator_z",
                 "clsw": "classification", "ygenw": "generator_y", "ydisw": "discriminator_y"}
@@ -100,29 +102,37 @@ def model_kind(args) -> str:
 def config_from_args(args) -> TrainConfig:
     kind = model_kind(args)
     weights = {phase: getattr(args, flag) for flag, phase in WEIGHT_FLAGS.items()}
-    n_labeled = args.n_labeled
-    if kind == "semisupervised" and n_labeled is None:
-        n_labeled = 1000
-    if kind == "semisupervised" and args.recipe == "paper":
-        return paper_semisupervised(epochs=args.maxepoch, seed=args.seed, n_labeled=n_labeled,
-                                    weights=weights, classify_every=args.classify_every,
-                                    dropout_keep=args.dropout, precision=args.precision)
-    prior = "gaussian" if kind in ("supervised", "semisupervised") else args.dist_type
-    model = ModelConfig(kind=kind, ncode=args.ncode, prior=prior, encoder_head=args.encoder)
-    milestones = (150, 200) if kind == "semisupervised" else (100, 300)
-    return TrainConfig(model=model, epochs=args.maxepoch, batch_size=args.bsize, lr=args.lr,
-                       lr_milestones=milestones, weights=weights,
-                       noise_std=0.3 if args.noise else 0.0, dropout_keep=args.dropout,
-                       n_labeled=n_labeled, classify_every=args.classify_every, seed=args.seed,
-                       precision=args.precision)
+    common = dict(epochs=args.maxepoch, seed=args.seed, weights=weights,
+                  dropout_keep=args.dropout, precision=args.precision)
+    if kind == "semisupervised":
+        n_labeled = 1000 if args.n_labeled is None else args.n_labeled
+        common.update(n_labeled=n_labeled, classify_every=args.classify_every)
+        if args.recipe == "paper":
+            return recipe("paper_semisupervised", **common)
+        reference = recipe("reference_semisupervised")
+        model = replace(reference.model, ncode=args.ncode, encoder_head=args.encoder)
+        return replace(reference, model=model, batch_size=args.bsize, lr=args.lr,
+                       noise_std=0.3 if args.noise else 0.0, **common)
+    options = dict(ncode=args.ncode, encoder_head=args.encoder)
+    model = {"unsupervised": lambda: unsupervised(args.dist_type, **options),
+             "label": lambda: label_conditioned(args.dist_type, **options),
+             "supervised": lambda: supervised(**options)}[kind]()
+    return TrainConfig(model=model, batch_size=args.bsize, lr=args.lr,
+                       lr_milestones=REFERENCE_SCHEDULE["lr_milestones"],
+                       noise_std=0.3 if args.noise else 0.0,
+                       n_labeled=args.n_labeled if kind == "label" else None, **common)
 
 
 def run_name(config: TrainConfig) -> str:
     model = config.model
-    name = {"unsupervised": f"aae_{model.prior}", "label": f"aae_label_{model.prior}",
-            "supervised": "supervised", "semisupervised": "semisupervised"}[model.kind]
+    if config.classify:
+        name = "semisupervised"
+    elif model.decoder_input == "code+label":
+        name = "supervised"
+    else:
+        name = f"aae_label_{model.prior}" if model.label_conditioned else f"aae_{model.prior}"
     name += f"_ncode{model.ncode}"
-    if model.kind in ("label", "semisupervised") and config.n_labeled is not None:
+    if config.n_labeled is not None:
         name += f"_labels{config.n_labeled}"
     if model.pixel_range == "unit":
         name += "_paper"
@@ -168,7 +178,7 @@ def generate(trainer: Trainer, supervise: bool) -> None:
         print(f"wrote {out / 'sample_style.png'}")
         return
     labels = None
-    if model.config.kind == "label":  # row r shows mixture component r mod 10
+    if model.config.label_conditioned:  # row r shows mixture component r mod 10
         labels = (torch.arange(400, device=trainer.device) // 20) % N_CLASSES
     images = model.sample(400, trainer.generator, labels)
     plots.image_grid(images, 20, pixel_range, path=out / "generate_im.png")
@@ -182,7 +192,7 @@ def visualise(trainer: Trainer) -> None:
     plots.latent_scatter(codes, trainer.eval_labels, path=out / "latent.png",
                          title=f"test-set codes, {run_name(trainer.config)}")
     written = ["latent.png"]
-    if not model.config.decoder_sees_label:  # the supervised model's figure is its style grid
+    if model.config.decoder_input == "code":  # the supervised model's figure is its style grid
         written += draw_manifolds(model, out)
     print(f"wrote {', '.join(written)} in {out}")
 

@@ -29,6 +29,7 @@ import torch
 
 from aae_lib.errors import DataError
 from aae_lib.files import CHUNK_BYTES, atomic_output, sha256_of
+from aae_lib.priors import UNLABELED
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +235,46 @@ def train_validation_split(
         raise ValueError(f"n_validation must be between 0 and {n}, got {n_validation}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return order[n_validation:].sort().values, order[:n_validation].sort().values
+
+
+VALIDATION_SIZE = 10_000
+
+
+@dataclass(frozen=True, eq=False)
+class LabeledView:
+    """What a training run sees: its training images, the labels it may use (``UNLABELED``
+    elsewhere), which of them are labeled, and the held-out images it is measured on."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    labeled: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    validation_images: torch.Tensor | None
+    validation_labels: torch.Tensor | None
+
+
+def labeled_view(data: MNIST, n_labeled: int | None, validation: bool, seed: int) -> LabeledView:
+    """Split off ``VALIDATION_SIZE`` training images if ``validation``, then hide every label
+    outside a class-balanced subset of ``n_labeled`` (all labels if None); both draws follow
+    ``seed`` and happen on the CPU, so they do not depend on the device."""
+    device = data.train_images.device
+    train = torch.arange(len(data.train_labels), device=device)
+    validation_images = validation_labels = None
+    if validation:
+        train, held_out = (i.to(device) for i in train_validation_split(
+            len(train), VALIDATION_SIZE, seed))
+        validation_images, validation_labels = data.train_images[held_out], \
+            data.train_labels[held_out]
+    true_labels = data.train_labels[train]
+    if n_labeled is None:
+        labeled = torch.arange(len(true_labels), device=device)
+    else:
+        labeled = balanced_subset(true_labels.cpu(), n_labeled, seed).to(device)
+    labels = torch.full_like(true_labels, UNLABELED)
+    labels[labeled] = true_labels[labeled]
+    return LabeledView(data.train_images[train], labels, labeled, data.test_images,
+                       data.test_labels, validation_images, validation_labels)
 
 
 def batch_indices(

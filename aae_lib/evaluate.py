@@ -47,10 +47,7 @@ def reconstruction_error(model: AdversarialAutoencoder, images: torch.Tensor,
     with evaluation_mode(model):
         for x, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True):
             inputs = model.prepare(x)
-            if model.config.kind == "supervised":
-                output = model.decode(model.encode(inputs), y)
-            else:
-                output = model.reconstruct(inputs)
+            output = model.reconstruct(inputs, y)
             total += float(((output - inputs) * scale).square().sum())
     return total / images.numel()
 
@@ -88,12 +85,14 @@ def _mmd2(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor,
-            split: str) -> dict[str, float]:
-    """The per-epoch metrics of a model kind, named ``metric/split`` (grouped when plotted)."""
+            split: str, classifier: bool = False) -> dict[str, float]:
+    """The per-epoch metrics of a model, named ``metric/split`` (grouped when plotted):
+    accuracy if its categorical head was trained as a ``classifier``, component agreement if
+    labels chose the mixture component of its 2-D codes."""
     metrics = {f"reconstruction_error/{split}": reconstruction_error(model, images, labels)}
-    if model.config.kind == "semisupervised":
+    if classifier:
         metrics[f"accuracy/{split}"] = accuracy(model, images, labels)
-    labels_pick_components = model.config.kind == "label" and model.config.ncode == 2
+    labels_pick_components = model.config.label_conditioned and model.config.ncode == 2
     if labels_pick_components and isinstance(model.prior, PinwheelMixture):
         codes = encode_all(model, images)
         metrics[f"component_agreement/{split}"] = component_agreement(codes, labels, model.prior)

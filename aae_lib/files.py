@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 CHUNK_BYTES = 1 << 20
+PARTIAL_SUFFIX = ".part"  # what an unfinished write is called until it replaces its target
 
 
 def sha256_of(path: str | Path) -> str:
@@ -27,7 +28,7 @@ def atomic_output(target: Path) -> Iterator[BinaryIO]:
     interrupted write never leaves a half-written file under the final name."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # Opened by hand rather than with tempfile so the file gets the usual umask permissions.
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
     try:
         with temporary.open("xb") as output:
             yield output

@@ -1,13 +1,19 @@
-"""The four adversarial autoencoders of the paper as one configurable module.
+"""An adversarial autoencoder described by what it is made of.
 
-=================  ==========================================  ============================
-kind               what the discriminator / decoder see        paper figure (seed figure)
-=================  ==========================================  ============================
-unsupervised       D(z); decoder(z)                            Fig 2/3 (seed Fig 1/3)
-label              D(z, one-hot of 11: 10 digits + unlabeled)  Fig 4 (seed Fig 3, labels)
-supervised         D(z); decoder(z, one-hot digit)             Fig 6/7 (seed Fig 6)
-semisupervised     D_z(z), D_y(y); decoder(z, softmax y)       Fig 8, Table 2 (seed Fig 8)
-=================  ==========================================  ============================
+Every model of the paper is the same three parts wired differently:
+
+- the **encoder** maps an image to a code z, and, if ``n_classes`` is set, also to logits of a
+  categorical head y;
+- the **decoder** maps back to an image from z alone (``decoder_input="code"``), from z and the
+  true digit as a one-hot (``"code+label"``), or from z and the categorical head's softmax
+  (``"code+class"``);
+- each **adversary** judges one output of the encoder (``"z"`` against the model's prior, or
+  ``"y"`` against one-hot samples of a uniform categorical), optionally seeing the image's label
+  beside it (an 11-way one-hot: 10 digits + unlabeled, prior samples drawn from that digit's
+  part of the prior).
+
+The recipes in :mod:`aae_lib.recipes` name the paper's models as such configurations; the
+trainer loops over the adversaries and never asks which experiment it runs.
 """
 
 from __future__ import annotations
@@ -20,57 +26,107 @@ from torch.nn import functional as F
 
 from .data import pixels_to_float
 from .networks import Decoder, Discriminator, Encoder
-from .priors import PRIOR_NAMES, UNLABELED, CategoricalPrior, make_prior
+from .priors import PRIOR_NAMES, UNLABELED, CategoricalPrior, Prior, make_prior
 
-KINDS = ("unsupervised", "label", "supervised", "semisupervised")
 N_CLASSES = 10
+DECODER_INPUTS = ("code", "code+label", "code+class")
+JUDGED_OUTPUTS = ("z", "y")
+
+
+@dataclass(frozen=True)
+class Adversary:
+    """A discriminator and the encoder output it judges ("z" or "y")."""
+
+    judges: str = "z"
+    sees_label: bool = False
+
+    def __post_init__(self):
+        if self.judges not in JUDGED_OUTPUTS:
+            raise ValueError(f"an adversary judges 'z' or 'y', not {self.judges!r}")
+        if self.sees_label and self.judges != "z":
+            raise ValueError("only the code adversary can see labels")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """What a set of weights depends on: a checkpoint loads only into an equal config."""
 
-    kind: str = "unsupervised"
     ncode: int = 2
     prior: str = "gaussian"
+    adversaries: tuple[Adversary, ...] = (Adversary(),)
+    n_classes: int = 0
+    decoder_input: str = "code"
     hidden: int = 1000
     encoder_head: str = "deterministic"
     pixel_range: str = "signed"
+    mixture_radius: float = 1.4  # the "gmm" prior's distance of each component from the origin
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown model kind {self.kind!r}; choose one of {', '.join(KINDS)}")
         if self.prior not in PRIOR_NAMES:
             raise ValueError(f"unknown prior {self.prior!r}; choose one of "
                              f"{', '.join(PRIOR_NAMES)}")
-        make_prior(self.prior, self.ncode)  # rejects shapes the prior cannot have
+        if self.decoder_input not in DECODER_INPUTS:
+            raise ValueError(f"unknown decoder input {self.decoder_input!r}; choose one of "
+                             f"{', '.join(DECODER_INPUTS)}")
+        if self.n_classes < 0 or self.hidden < 1:
+            raise ValueError("n_classes must be non-negative and hidden positive")
+        judged = [a.judges for a in self.adversaries]
+        if len(set(judged)) != len(judged):
+            raise ValueError(f"one adversary per output, got {judged}")
+        needs_head = "y" in judged or self.decoder_input == "code+class"
+        if needs_head and not self.n_classes:
+            raise ValueError("a 'y' adversary or a 'code+class' decoder needs n_classes > 0")
+        if self.decoder_input == "code+label" and self.n_classes:
+            raise ValueError("a decoder given the true label has no use for a categorical head")
+        if not self.mixture_radius > 0:
+            raise ValueError(f"mixture_radius must be positive, not {self.mixture_radius}")
+        self.make_prior()  # rejects shapes the prior cannot have
+
+    def make_prior(self) -> Prior:
+        if self.prior == "gmm":
+            return make_prior(self.prior, self.ncode, radius=self.mixture_radius)
+        return make_prior(self.prior, self.ncode)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """A JSON-able dict, as stored in manifests (lists where the config has tuples)."""
+        return {**asdict(self), "adversaries": [asdict(a) for a in self.adversaries]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ModelConfig:
+        values = dict(values)
+        values["adversaries"] = tuple(Adversary(**a) for a in values.get("adversaries", ()))
+        return cls(**values)
 
     @property
-    def decoder_sees_label(self) -> bool:
-        return self.kind in ("supervised", "semisupervised")
+    def label_conditioned(self) -> bool:
+        """Whether a code adversary sees labels (prior samples follow the label)."""
+        return any(a.sees_label for a in self.adversaries)
+
+    @property
+    def decoder_features(self) -> int:
+        return {"code": 0, "code+label": N_CLASSES, "code+class": self.n_classes}[
+            self.decoder_input]
 
 
 class AdversarialAutoencoder(nn.Module):
-    """Encoder, decoder and the discriminators that shape the code distribution."""
+    """Encoder, decoder and the discriminators that shape the distribution of their outputs."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        semi = config.kind == "semisupervised"
-        self.prior = make_prior(config.prior, config.ncode)
+        self.prior = config.make_prior()
         self.encoder = Encoder(config.ncode, config.hidden, config.encoder_head,
-                               n_classes=N_CLASSES if semi else 0)
-        label_features = N_CLASSES if config.decoder_sees_label else 0
-        self.decoder = Decoder(config.ncode + label_features, config.hidden, config.pixel_range)
-        condition = N_CLASSES + 1 if config.kind == "label" else 0
-        self.discriminators = nn.ModuleDict({"z": Discriminator(config.ncode + condition,
-                                                                config.hidden)})
-        if semi:
-            self.discriminators["y"] = Discriminator(N_CLASSES, config.hidden)
-            self.class_prior = CategoricalPrior(N_CLASSES)
+                               n_classes=config.n_classes)
+        self.decoder = Decoder(config.ncode + config.decoder_features, config.hidden,
+                               config.pixel_range)
+        self.discriminators = nn.ModuleDict({
+            a.judges: Discriminator(self.judged_features(a), config.hidden)
+            for a in config.adversaries})
+        self.class_prior = CategoricalPrior(config.n_classes) if config.n_classes else None
+
+    def judged_features(self, adversary: Adversary) -> int:
+        size = self.config.ncode if adversary.judges == "z" else self.config.n_classes
+        return size + (N_CLASSES + 1 if adversary.sees_label else 0)
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images (N, 784) -> floats in this model's pixel range."""
@@ -81,48 +137,53 @@ class AdversarialAutoencoder(nn.Module):
         return self.encoder(images)[0]
 
     def classify(self, images: torch.Tensor) -> torch.Tensor:
-        """Class logits (semi-supervised model only)."""
-        if self.config.kind != "semisupervised":
-            raise ValueError(f"a {self.config.kind} model has no classifier")
+        """Logits of the categorical head."""
+        if not self.config.n_classes:
+            raise ValueError("this model has no categorical head")
         return self.encoder(images)[1]
 
     def decode(self, codes: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Images from codes; ``labels`` are digit indices or class probabilities (N, 10)."""
-        if self.config.decoder_sees_label:
+        """Images from codes; ``labels`` (digit or class indices, or probabilities) complete the
+        decoder's input when it takes more than the code."""
+        if self.config.decoder_input != "code":
             if labels is None:
-                raise ValueError(f"a {self.config.kind} model decodes from a code and a label")
+                raise ValueError(f"this decoder's input is {self.config.decoder_input}: "
+                                 "pass labels")
             if not labels.is_floating_point():
-                labels = F.one_hot(labels.to(codes.device), N_CLASSES).to(codes.dtype)
-            codes = torch.cat([codes, labels], dim=1)
+                labels = F.one_hot(labels.to(codes.device), self.config.decoder_features)
+            codes = torch.cat([codes, labels.to(codes.dtype)], dim=1)
         return self.decoder(codes)
 
-    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
-        """Encode and decode; the semi-supervised model decodes with its own class estimate."""
+    def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None
+                    ) -> torch.Tensor:
+        """Encode and decode; a decoder fed the class head gets the encoder's own softmax."""
         codes, logits = self.encoder(images)
-        if self.config.kind == "supervised":
-            raise ValueError("a supervised model needs the true labels: use decode(encode(x), y)")
-        return self.decode(codes, logits.softmax(1) if logits is not None else None)
+        if self.config.decoder_input == "code+class":
+            labels = logits.softmax(1)
+        return self.decode(codes, labels)
 
     def sample(self, n: int, generator: torch.Generator,
                labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Images decoded from prior samples; ``labels`` choose mixture components or digits."""
-        if labels is not None and self.config.kind == "label":
+        """Images decoded from prior samples; ``labels`` choose the prior's part for a
+        label-conditioned model, and the decoder's label or class where it takes one."""
+        if labels is not None and self.config.label_conditioned:
             codes = self.prior.sample_for_labels(labels, generator)
         else:
             codes = self.prior.sample(n, generator)
-        if self.config.decoder_sees_label and labels is None:
-            labels = torch.randint(N_CLASSES, (n,), generator=generator, device=generator.device)
-        return self.decode(codes, labels if self.config.decoder_sees_label else None)
-
-    def discriminator_condition(self, labels: torch.Tensor) -> torch.Tensor | None:
-        """The 11-way one-hot the label-conditioned discriminator sees (10 = unlabeled)."""
-        if self.config.kind != "label":
-            return None
-        return F.one_hot(labels, N_CLASSES + 1).float()
+        if self.config.decoder_input != "code" and labels is None:
+            labels = torch.randint(self.config.decoder_features, (n,), generator=generator,
+                                   device=generator.device)
+        return self.decode(codes, labels if self.config.decoder_input != "code" else None)
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
         """Encoder and decoder weights: all a reader needs to draw the figures."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("discriminators.")}
 
 
-__all__ = ["AdversarialAutoencoder", "ModelConfig", "KINDS", "N_CLASSES", "UNLABELED"]
+def label_condition(labels: torch.Tensor) -> torch.Tensor:
+    """The 11-way one-hot a label-seeing adversary gets: 10 digits, and 10 = unlabeled."""
+    return F.one_hot(labels, N_CLASSES + 1).float()
+
+
+__all__ = ["Adversary", "AdversarialAutoencoder", "ModelConfig", "N_CLASSES", "UNLABELED",
+           "label_condition"]

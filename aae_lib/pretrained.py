@@ -4,7 +4,8 @@ Committed weights are the inference half of a model (encoder and decoder, no dis
 float16, beside a manifest with the config, schedule, device, wall time, metrics, versions and
 SHA-256. ``load`` refuses weights whose manifest does not match the config the book asks for.
 
-Train and export one of them (resumes an interrupted run)::
+Train and export one of them into your own folder (resumes an interrupted run); replacing
+the book's committed weights takes ``--replace-book-weights``::
 
     python -m aae_lib.pretrained semisupervised_1000 --epochs 30 --device cuda
 """
@@ -20,23 +21,12 @@ import torch
 
 from . import checkpoints
 from .data import MNIST, load_mnist
-from .errors import CheckpointError
-from .models import AdversarialAutoencoder, ModelConfig
-from .train import TrainConfig, Trainer, paper_semisupervised, resolve_device
+from .errors import AAEError, CheckpointError
+from .models import AdversarialAutoencoder
+from .recipes import BOOK_MODELS, RECIPES
+from .train import TrainConfig, Trainer, resolve_device
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
-
-FIG1 = dict(epochs=400, lr_milestones=(100, 300))
-BOOK_MODELS: dict[str, TrainConfig] = {
-    "unsupervised_gaussian": TrainConfig(model=ModelConfig(prior="gaussian"), **FIG1),
-    "unsupervised_gmm": TrainConfig(model=ModelConfig(prior="gmm"), **FIG1),
-    "label_gmm_all": TrainConfig(model=ModelConfig(kind="label", prior="gmm"), **FIG1),
-    "label_gmm_10k": TrainConfig(model=ModelConfig(kind="label", prior="gmm"), n_labeled=10_000,
-                                 validation=True, **FIG1),
-    "supervised_ncode2": TrainConfig(model=ModelConfig(kind="supervised"), **FIG1),
-    "supervised_ncode10": TrainConfig(model=ModelConfig(kind="supervised", ncode=10), **FIG1),
-    "semisupervised_1000": paper_semisupervised(epochs=100),
-}
 
 
 # Epochs of the committed weights, trained on a 2-core CPU. A retraining cell on a CPU defaults
@@ -47,7 +37,12 @@ CPU_EPOCHS = {name: 25 if name.startswith("semisupervised") else 24 for name in 
 def book_config(name: str) -> TrainConfig:
     if name not in BOOK_MODELS:
         raise KeyError(f"no book model {name!r}; choose one of {', '.join(BOOK_MODELS)}")
-    return BOOK_MODELS[name]
+    return RECIPES[name]
+
+
+def user_weights_dir() -> Path:
+    """Where weights you train go: ``$AAE_CHECKPOINTS`` or ``~/.cache/aae_lib/checkpoints``."""
+    return Path(os.environ.get("AAE_CHECKPOINTS", Path.home() / ".cache/aae_lib/checkpoints"))
 
 
 def weights_path(name: str, folder: str | Path | None = None) -> Path:
@@ -58,6 +53,8 @@ def export(trainer: Trainer, path: str | Path, schedule: str) -> Path:
     """Save the trainer's encoder and decoder in float16 with a full manifest."""
     state = {k: v.half() if v.is_floating_point() else v
              for k, v in trainer.model.inference_state_dict().items()}
+    if trainer.code_snapshots:
+        state["code_snapshots"] = torch.stack(trainer.code_snapshots)
     manifest = {**trainer.manifest(), "schedule": schedule, "dtype": "float16",
                 "contents": "encoder and decoder (inference only)",
                 "history": dict(trainer.history)}
@@ -66,11 +63,18 @@ def export(trainer: Trainer, path: str | Path, schedule: str) -> Path:
 
 def load(name: str, device: str | torch.device = "cpu", folder: str | Path | None = None,
          ) -> tuple[AdversarialAutoencoder, dict]:
-    """The committed model ``name`` in float32 on ``device``, and its manifest."""
+    """The committed model ``name`` in float32 on ``device``, and its manifest.
+
+    For a 2-D model the manifest also carries ``code_snapshots``: the codes of the first test
+    images after every epoch of training (epochs × images × 2), for watching training happen.
+    """
     path = weights_path(name, folder)
     expected = {"model": book_config(name).model.to_dict()}
     state, manifest = checkpoints.load(path, expected, map_location="cpu")
     model = AdversarialAutoencoder(book_config(name).model)
+    snapshots = state.pop("code_snapshots", None)
+    if snapshots is not None:
+        manifest["code_snapshots"] = snapshots.float()
     missing, unexpected = model.load_state_dict(
         {k: v.float() for k, v in state.items()}, strict=False)
     if unexpected or any(not k.startswith("discriminators.") for k in missing):
@@ -108,7 +112,7 @@ def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | 
     retrain = os.environ.get("AAE_RETRAIN") == "1" if retrain is None else retrain
     smoke = os.environ.get("AAE_SMOKE") == "1" if smoke is None else smoke
     device = resolve_device(str(device))
-    own = Path(os.environ.get("AAE_CHECKPOINTS", Path.home() / ".cache/aae_lib/checkpoints"))
+    own = user_weights_dir()
     if smoke:
         own = own / "smoke"
     if not (retrain or smoke):
@@ -153,15 +157,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="stop after this many (default: the "
                         "config's full schedule; milestones stay where the schedule puts them)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="fp32")
     parser.add_argument("--runs", type=Path, default=Path("runs"),
                         help="checkpoints of the run (resumed if present)")
-    parser.add_argument("--out", type=Path, default=PRETRAINED_DIR)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, help="folder for the exported weights (default "
+                       "$AAE_CHECKPOINTS or ~/.cache/aae_lib/checkpoints, where the notebooks "
+                       "look for your own weights)")
+    where.add_argument("--replace-book-weights", action="store_true",
+                       help=f"overwrite the committed weights in {PRETRAINED_DIR}")
     args = parser.parse_args(argv)
+    out = PRETRAINED_DIR if args.replace_book_weights else args.out or user_weights_dir()
     config = replace(book_config(args.name), precision=args.precision)
-    device = resolve_device(args.device)
-    train_and_export(args.name, config, load_mnist(device=device), device,
-                     args.runs / args.name, args.out, args.epochs)
+    try:
+        device = resolve_device(args.device)
+        train_and_export(args.name, config, load_mnist(device=device), device,
+                         args.runs / args.name, out, args.epochs)
+    except AAEError as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -163,12 +163,13 @@ class CategoricalPrior:
         return torch.nn.functional.one_hot(classes, self.n_classes).float()
 
 
-def make_prior(name: str, ncode: int) -> Prior:
-    """The prior called ``name`` on the command line (``--dist_type``)."""
+def make_prior(name: str, ncode: int, **shape: float) -> Prior:
+    """The prior called ``name`` on the command line (``--dist_type``); ``shape`` passes its
+    own parameters, e.g. ``radius`` for the mixture."""
     priors = {"gaussian": GaussianPrior, "gmm": PinwheelMixture, "swiss_roll": SwissRoll}
     if name not in priors:
         raise ValueError(f"unknown prior {name!r}; choose one of {', '.join(PRIOR_NAMES)}")
-    return priors[name](ncode)
+    return priors[name](ncode, **shape)
 
 
 def linear_grid(steps: int = 20, limit: float = 3.0) -> torch.Tensor:

@@ -1,11 +1,13 @@
 """Training: the phases of one minibatch, and the trainer that runs epochs of them.
 
-Per minibatch, as in the reference: a reconstruction step, then for each regularised output a
-discriminator step and a generator step on the same prior batch, then (semi-supervised) a
-classification step on a labeled minibatch. Each phase has its own optimiser.
+Per minibatch, as in the reference: a reconstruction step, then for each adversary of the model
+a discriminator step and a generator step, then (if the run uses labels for it) a
+classification step on a labeled minibatch. Each phase has its own optimiser; the losses are
+the functions of :mod:`aae_lib.phases`.
 
 Speed: the data set lives on the training device as uint8 and is batched by index; losses are
-summed on the device and read once per epoch, so the step loop never waits for the device.
+summed on the device and read every ``DIVERGENCE_CHECK_STEPS`` steps, so the step loop rarely
+waits for the device.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from . import checkpoints, evaluate
-from .data import MNIST, balanced_subset, batch_indices, train_validation_split
+from .data import MNIST, batch_indices, labeled_view
 from .errors import AAEError, TrainingDiverged
-from .models import N_CLASSES, UNLABELED, AdversarialAutoencoder, ModelConfig
+from .models import Adversary, AdversarialAutoencoder, ModelConfig, label_condition
+from .phases import classification_loss, discriminator_loss, generator_loss, reconstruction_loss
 
 # The reference's loss weights. A weight scales its phase's learning rate relative to these
 # values: the reference feeds each weighted loss to its own Adam, which is blind to a constant
@@ -31,6 +33,14 @@ from .models import N_CLASSES, UNLABELED, AdversarialAutoencoder, ModelConfig
 # reference exactly and any other value really changes how fast that phase learns.
 REFERENCE_WEIGHTS = {"reconstruction": 1.0, "generator_z": 6.0, "discriminator_z": 6.0,
                      "classification": 1.0, "generator_y": 6.0, "discriminator_y": 6.0}
+
+# A loss this large has left any sane range (reconstruction is at most 0.5 * 784 * 4 = 1568;
+# cross-entropies of a working model are a few units), so training has diverged.
+LOSS_LIMIT = 1e4
+DIVERGENCE_CHECK_STEPS = 50
+# Settings that a resumed run may change; the manifest records each change and when.
+RESUMABLE_CHANGES = ("epochs", "lr", "adversarial_lr", "classification_lr", "weights")
+SNAPSHOT_IMAGES = 1000  # test images whose 2-D codes are recorded every epoch
 
 
 @dataclass(frozen=True)
@@ -50,31 +60,48 @@ class TrainConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict(REFERENCE_WEIGHTS))
     noise_std: float = 0.0  # std of input noise in [0, 1] pixel units (paper: 0.3)
     dropout_keep: float = 1.0
-    n_labeled: int | None = None  # label / semisupervised kinds; None = every label
+    n_labeled: int | None = None  # labels the model may see; None = every label
+    classify: bool = False  # a classification phase on the labeled images (semi-supervised)
     validation: bool = False  # hold out 10 000 training images for validation
-    classify_every: int = 1  # semi-supervised: classification step every n minibatches
+    classify_every: int = 1  # classification step every n minibatches
     seed: int = 0
     precision: str = "fp32"  # "bf16": bfloat16 autocast for the forward passes (speed option)
 
     def __post_init__(self):
         problems = []
-        if self.precision not in ("fp32", "bf16"):
-            problems.append(f"precision must be fp32 or bf16, not {self.precision!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            problems.append(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
         if self.optimizer not in ("adam", "sgd"):
             problems.append(f"optimizer must be adam or sgd, not {self.optimizer!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.classify_every < 1:
-            problems.append("epochs, batch size and classify_every must be positive")
+        for name in ("epochs", "batch_size", "classify_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        rates = {"lr": self.lr, "adversarial_lr": self.adversarial_lr,
+                 "classification_lr": self.classification_lr, "momentum": self.momentum,
+                 "adversarial_momentum": self.adversarial_momentum}
+        for name, value in rates.items():
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                problems.append(f"{name} must be a finite number >= 0, not {value}")
+        for name in ("lr", "adversarial_lr", "classification_lr"):
+            if rates[name] == 0:
+                problems.append(f"{name} is 0: nothing would be trained")
         if not 0.0 < self.dropout_keep <= 1.0:
             problems.append(f"dropout keep probability must be in (0, 1], not {self.dropout_keep}")
-        if self.noise_std < 0:
-            problems.append(f"noise std must be non-negative, not {self.noise_std}")
+        if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
+            problems.append(f"noise std must be a finite number >= 0, not {self.noise_std}")
         unknown = set(self.weights) - set(REFERENCE_WEIGHTS)
         if unknown:
             problems.append(f"unknown loss weights {sorted(unknown)}")
-        if any(w <= 0 for w in self.weights.values()):
-            problems.append("loss weights must be positive")
-        if self.n_labeled is not None and self.n_labeled < N_CLASSES:
-            problems.append(f"n_labeled must be at least {N_CLASSES}, not {self.n_labeled}")
+        bad_weights = {k: w for k, w in self.weights.items()
+                       if not (math.isfinite(w) and w > 0)}
+        if bad_weights:
+            problems.append(f"loss weights must be finite and positive, not {bad_weights}")
+        if self.n_labeled is not None and self.n_labeled < self.model.n_classes:
+            problems.append(f"n_labeled must be at least one per class, not {self.n_labeled}")
+        if self.classify and self.model.n_classes != 10:
+            problems.append("a classification phase needs a categorical head of 10 classes")
+        if self.model.decoder_input == "code+label" and self.n_labeled is not None:
+            problems.append("a decoder given the true label needs every label: n_labeled None")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -87,8 +114,16 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         values = dict(values)
-        model = ModelConfig(**values.pop("model"))
+        model = ModelConfig.from_dict(values.pop("model"))
         return cls(model=model, **{**values, "lr_milestones": tuple(values["lr_milestones"])})
+
+    @property
+    def phases(self) -> list[str]:
+        """The optimised phases, in the order they run on a minibatch."""
+        names = ["reconstruction"]
+        for adversary in self.model.adversaries:
+            names += [f"discriminator_{adversary.judges}", f"generator_{adversary.judges}"]
+        return names + (["classification"] if self.classify else [])
 
     def phase_lr(self, phase: str) -> float:
         base = {"reconstruction": self.lr,
@@ -103,31 +138,15 @@ class TrainConfig:
         return self.momentum
 
 
-def paper_semisupervised(**overrides) -> TrainConfig:
-    """The paper's semi-supervised recipe (REFERENCE.md §3/§5): SGD, [0, 1] pixels, batch 100."""
-    model = ModelConfig(kind="semisupervised", ncode=10, pixel_range="unit")
-    settings = dict(model=model, optimizer="sgd", batch_size=100, lr=0.01, adversarial_lr=0.1,
-                    classification_lr=0.1, momentum=0.9, adversarial_momentum=0.1,
-                    lr_milestones=(50, 1000), noise_std=0.3, n_labeled=1000, epochs=100)
-    return TrainConfig(**{**settings, **overrides})
-
-
-def reference_semisupervised(**overrides) -> TrainConfig:
-    """The reference's Fig 8 run: Adam 2e-4, ÷10 at epochs 150 and 200, 250 epochs."""
-    model = ModelConfig(kind="semisupervised", ncode=10)
-    settings = dict(model=model, lr_milestones=(150, 200), epochs=250, n_labeled=1280,
-                    noise_std=0.3)
-    return TrainConfig(**{**settings, **overrides})
-
-
 class Trainer:
     """Trains one model on MNIST held on ``device``; checkpoints into ``save_dir`` if given."""
 
     def __init__(self, config: TrainConfig, data: MNIST, device: str | torch.device = "cpu",
                  save_dir: str | Path | None = None, keep_every: int = 10,
                  progress: bool = True, on_epoch_end: Callable[[Trainer], None] | None = None):
-        self.config = config
         self.device = torch.device(device)
+        self.precision = config.precision
+        self.config = config
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.keep_every = keep_every
         self.progress = progress
@@ -135,48 +154,29 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.generator = torch.Generator(self.device).manual_seed(config.seed)
         self.model = AdversarialAutoencoder(config.model).to(self.device)
-        self.optimizers = self._make_optimizers()
+        self.optimizers = {phase: self._optimizer(phase) for phase in config.phases}
         self.history: dict[str, list[float]] = defaultdict(list)
+        self.code_snapshots: list[torch.Tensor] = []  # 2-D models: test codes after each epoch
+        self.resumptions: list[dict] = []  # settings changed when the run was resumed
         self.epochs_done = 0
         self.speed = float("nan")  # examples per second over the last fit()
-        self._prepare_data(data.to(self.device))
+        view = labeled_view(data.to(self.device), config.n_labeled, config.validation,
+                            config.seed)
+        self.images, self.labels, self.labeled_index = view.images, view.labels, view.labeled
+        self.eval_images, self.eval_labels = view.test_images, view.test_labels
+        self.validation_images, self.validation_labels = view.validation_images, \
+            view.validation_labels
+        self._labeled_queue: list[torch.Tensor] = []  # labeled batches left in this pass
 
-    # ----------------------------------------------------------------------------- set-up
-    def _prepare_data(self, data: MNIST) -> None:
-        cfg = self.config
-        train = torch.arange(len(data.train_labels), device=self.device)
-        self.eval_images, self.eval_labels = data.test_images, data.test_labels
-        if cfg.validation:
-            train, held_out = (i.to(self.device) for i in train_validation_split(
-                len(train), 10_000, cfg.seed))
-            self.validation_images = data.train_images[held_out]
-            self.validation_labels = data.train_labels[held_out]
-        self.images = data.train_images[train]
-        true_labels = data.train_labels[train]
-        kind = cfg.model.kind
-        if kind in ("label", "semisupervised") and cfg.n_labeled is not None:
-            labeled = balanced_subset(true_labels.cpu(), cfg.n_labeled, cfg.seed).to(self.device)
-        else:
-            labeled = torch.arange(len(true_labels), device=self.device)
-        self.labeled_index = labeled
-        # What the model may see: true digits where labeled, UNLABELED elsewhere.
-        self.labels = torch.full_like(true_labels, UNLABELED)
-        self.labels[labeled] = true_labels[labeled]
-        self._labeled_queue: list[torch.Tensor] = []  # semi-supervised: batches left this pass
-
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        model = self.model
-        encoder, decoder = list(model.encoder.parameters()), list(model.decoder.parameters())
-        groups = {"reconstruction": encoder + decoder,
-                  "discriminator_z": list(model.discriminators["z"].parameters()),
-                  "generator_z": encoder}
-        if model.config.kind == "semisupervised":
-            groups.update({"discriminator_y": list(model.discriminators["y"].parameters()),
-                           "generator_y": encoder, "classification": encoder})
-        return {phase: self._optimizer(params, phase) for phase, params in groups.items()}
-
-    def _optimizer(self, params, phase: str) -> torch.optim.Optimizer:
-        cfg = self.config
+    def _optimizer(self, phase: str) -> torch.optim.Optimizer:
+        """Each phase updates its own parameters with its own optimiser."""
+        model, cfg = self.model, self.config
+        if phase == "reconstruction":
+            params = list(model.encoder.parameters()) + list(model.decoder.parameters())
+        elif phase.startswith("discriminator_"):
+            params = list(model.discriminators[phase.removeprefix("discriminator_")].parameters())
+        else:  # the generator steps and classification move the encoder only
+            params = list(model.encoder.parameters())
         lr, momentum = cfg.phase_lr(phase), cfg.phase_momentum(phase)
         if cfg.optimizer == "sgd":
             return torch.optim.SGD(params, lr=lr, momentum=momentum, foreach=True)
@@ -188,7 +188,7 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["lr"] = self.config.phase_lr(phase) * decay
 
-    # ----------------------------------------------------------------------------- phases
+    # ----------------------------------------------------------------------------- one step
     def _noisy(self, images: torch.Tensor) -> torch.Tensor:
         if not self.config.noise_std:
             return images
@@ -202,47 +202,43 @@ class Trainer:
         weights cannot outlive the weights it copied.
         """
         return torch.autocast(self.device.type, dtype=torch.bfloat16,
-                              enabled=self.config.precision == "bf16")
+                              enabled=self.precision == "bf16")
 
-    @staticmethod
-    def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    def _step(self, phase: str, loss: torch.Tensor) -> torch.Tensor:
+        optimizer = self.optimizers[phase]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-
-    def _reconstruction_phase(self, inputs, targets, labels) -> torch.Tensor:
-        model = self.model
-        with self._autocast():
-            codes, logits = model.encoder(inputs, dropout=1.0 - self.config.dropout_keep)
-            if model.config.kind == "supervised":
-                condition = labels
-            else:
-                condition = logits.softmax(1) if logits is not None else None
-            error = model.decode(codes, condition).float() - targets
-            loss = 0.5 * error.square().sum(1).mean()
-        self._step(self.optimizers["reconstruction"], loss)
         return loss.detach()
 
-    def _adversarial_phase(self, name: str, fake: torch.Tensor, real: torch.Tensor,
-                           condition: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One discriminator step, then one generator step; prior samples are the "real" side."""
-        discriminator = self.model.discriminators[name]
-        if condition is not None:
-            fake, real = torch.cat([fake, condition], 1), torch.cat([real, condition], 1)
-        n = len(real)
-        targets = torch.cat([torch.ones(n, device=real.device),
-                             torch.zeros(len(fake), device=real.device)])
+    def _prior_samples(self, adversary: Adversary, labels: torch.Tensor) -> torch.Tensor:
+        if adversary.judges == "y":
+            return self.model.class_prior.sample(len(labels), self.generator)
+        if adversary.sees_label:
+            return self.model.prior.sample_for_labels(labels, self.generator)
+        return self.model.prior.sample(len(labels), self.generator)
+
+    def regularization_step(self, adversary: Adversary, inputs: torch.Tensor,
+                            labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One discriminator step, then one generator step, for one adversary."""
+        model = self.model
+        discriminator = model.discriminators[adversary.judges]
         with self._autocast():
-            logits = discriminator(torch.cat([real, fake.detach()])).float()
-            d_loss = 2 * F.binary_cross_entropy_with_logits(logits, targets)  # mean real + fake
-        self._step(self.optimizers[f"discriminator_{name}"], d_loss)
+            codes, logits = model.encoder(inputs)
+        fake = codes if adversary.judges == "z" else logits.float().softmax(1)
+        real = self._prior_samples(adversary, labels)
+        if adversary.sees_label:
+            condition = label_condition(labels)
+            fake, real = torch.cat([fake, condition], 1), torch.cat([real, condition], 1)
+        with self._autocast():
+            d_loss = discriminator_loss(discriminator, real, fake)
+        d_loss = self._step(f"discriminator_{adversary.judges}", d_loss)
         discriminator.requires_grad_(False)  # the generator step needs no discriminator grads
         with self._autocast():
-            fooled = discriminator(fake).float()
-            g_loss = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
-        self._step(self.optimizers[f"generator_{name}"], g_loss)
+            g_loss = generator_loss(discriminator, fake)
+        g_loss = self._step(f"generator_{adversary.judges}", g_loss)
         discriminator.requires_grad_(True)
-        return d_loss.detach(), g_loss.detach()
+        return d_loss, g_loss
 
     def _next_labeled_batch(self) -> torch.Tensor:
         """Indices of a labeled minibatch; the labeled set is reshuffled whenever it runs out."""
@@ -252,37 +248,25 @@ class Trainer:
             self._labeled_queue = [self.labeled_index[b] for b in order][::-1]
         return self._labeled_queue.pop()
 
-    def _classification_phase(self) -> torch.Tensor:
-        index = self._next_labeled_batch()
-        inputs = self._noisy(self.model.prepare(self.images[index]))
-        with self._autocast():
-            loss = F.cross_entropy(self.model.encoder(inputs)[1].float(), self.labels[index])
-        self._step(self.optimizers["classification"], loss)
-        return loss.detach()
-
     def train_step(self, index: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         """All phases on one minibatch; returns the losses as device tensors (no sync)."""
         model, cfg = self.model, self.config
         targets = model.prepare(self.images[index])
         inputs = self._noisy(targets)
         labels = self.labels[index]
-        losses = {"reconstruction": self._reconstruction_phase(inputs, targets, labels)}
         with self._autocast():
-            codes = model.encoder(inputs)[0]
-        if model.config.kind == "label":
-            real = model.prior.sample_for_labels(labels, self.generator)
-        else:
-            real = model.prior.sample(len(index), self.generator)
-        losses["discriminator_z"], losses["generator_z"] = self._adversarial_phase(
-            "z", codes, real, model.discriminator_condition(labels))
-        if model.config.kind == "semisupervised":
-            with self._autocast():  # the z generator step has moved the encoder
-                class_probabilities = model.encoder(inputs)[1].float().softmax(1)
-            real = model.class_prior.sample(len(index), self.generator)
-            losses["discriminator_y"], losses["generator_y"] = self._adversarial_phase(
-                "y", class_probabilities, real, None)
-            if step % cfg.classify_every == 0:
-                losses["classification"] = self._classification_phase()
+            loss = reconstruction_loss(model, inputs, targets, labels, 1.0 - cfg.dropout_keep)
+        losses = {"reconstruction": self._step("reconstruction", loss)}
+        for adversary in cfg.model.adversaries:
+            d_loss, g_loss = self.regularization_step(adversary, inputs, labels)
+            losses[f"discriminator_{adversary.judges}"] = d_loss
+            losses[f"generator_{adversary.judges}"] = g_loss
+        if cfg.classify and step % cfg.classify_every == 0:
+            labeled = self._next_labeled_batch()
+            labeled_inputs = self._noisy(model.prepare(self.images[labeled]))
+            with self._autocast():
+                loss = classification_loss(model, labeled_inputs, self.labels[labeled])
+            losses["classification"] = self._step("classification", loss)
         return losses
 
     # ----------------------------------------------------------------------------- epochs
@@ -297,7 +281,28 @@ class Trainer:
             for name, loss in self.train_step(index, step).items():
                 totals[name] = totals[name] + loss if name in totals else loss
                 counts[name] += 1
+            if (step + 1) % DIVERGENCE_CHECK_STEPS == 0:
+                self._check_divergence(totals, counts, step)
+        self._check_divergence(totals, counts, len(batches) - 1)
         return {f"loss/{name}": total.item() / counts[name] for name, total in totals.items()}
+
+    def _check_divergence(self, totals: dict[str, torch.Tensor], counts: dict[str, int],
+                          step: int) -> None:
+        """Stop at a non-finite or exploding mean loss: one device sync per call."""
+        names = list(totals)
+        means = torch.stack([totals[n] / counts[n] for n in names]).float().cpu()
+        bad = [(n, float(m)) for n, m in zip(names, means, strict=True)
+               if not (math.isfinite(m) and abs(m) < LOSS_LIMIT)]
+        if not bad:
+            return
+        name, value = bad[0]
+        kept = checkpoints.latest_complete(self.save_dir) if self.save_dir else None
+        where = (f"the last good checkpoint (epoch {kept}) is kept; resume from it with a lower "
+                 "learning rate (a resumed run may change it)" if kept is not None else
+                 "no checkpoint was written; start again with a lower learning rate")
+        raise TrainingDiverged(
+            f"training diverged in epoch {self.epochs_done}, step {step}: the mean {name} loss "
+            f"is {value:.3g} (limit {LOSS_LIMIT:g}) at lr {self.config.lr:g}; {where}")
 
     def _progress_bar(self, batches):
         if not self.progress:
@@ -309,11 +314,13 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Metrics on the held-out images (validation set if any, and always the test set)."""
-        metrics = evaluate.summary(self.model, self.eval_images, self.eval_labels, split="test")
+        classifier = self.config.classify
+        metrics = evaluate.summary(self.model, self.eval_images, self.eval_labels, "test",
+                                   classifier)
         if self.config.validation:
             metrics.update(evaluate.summary(self.model, self.validation_images,
-                                            self.validation_labels, split="validation"))
-        if self.config.model.kind == "semisupervised":
+                                            self.validation_labels, "validation", classifier))
+        if self.config.classify:
             labeled = self.labeled_index
             metrics["accuracy/train"] = evaluate.accuracy(self.model, self.images[labeled],
                                                           self.labels[labeled])
@@ -322,6 +329,8 @@ class Trainer:
     def fit(self, epochs: int | None = None) -> dict[str, list[float]]:
         """Train until ``epochs`` (default: the config's) epochs are done, checkpointing each."""
         target = self.config.epochs if epochs is None else epochs
+        if self.save_dir is not None:
+            checkpoints.ensure_writable(self.save_dir)
         examples, seconds = 0, 0.0
         while self.epochs_done < target:
             start = time.perf_counter()
@@ -329,15 +338,13 @@ class Trainer:
             elapsed = time.perf_counter() - start
             examples += len(self.images)
             seconds += elapsed
-            bad = [name for name, value in losses.items() if not math.isfinite(value)]
-            if bad:
-                raise TrainingDiverged(
-                    f"epoch {self.epochs_done}: {', '.join(bad)} became {losses[bad[0]]}; "
-                    "the last good checkpoint is kept — lower the learning rate and resume")
             record = {**losses, **self.evaluate(), "time/epoch_seconds": elapsed,
                       "time/examples_per_second": len(self.images) / elapsed}
             for name, value in record.items():
                 self.history[name].append(value)
+            if self.config.model.ncode == 2:
+                self.code_snapshots.append(evaluate.encode_all(
+                    self.model, self.eval_images[:SNAPSHOT_IMAGES]).half().cpu())
             self.epochs_done += 1
             if self.save_dir is not None:
                 self.save()
@@ -347,11 +354,19 @@ class Trainer:
             self.speed = examples / seconds
         return dict(self.history)
 
+    def epoch_summary(self) -> str:
+        """One line on the last epoch: losses and the held-out metrics."""
+        last = {k: v[-1] for k, v in self.history.items() if not k.startswith("time/")}
+        parts = [f"{k.removeprefix('loss/')} {v:.4g}" for k, v in last.items()]
+        seconds = self.history["time/epoch_seconds"][-1]
+        return f"epoch {self.epochs_done - 1}/{self.config.epochs}: {', '.join(parts)} " \
+               f"({seconds:.0f} s)"
+
     def speed_report(self) -> str:
         if math.isnan(self.speed):
             return f"{self.epochs_done} epochs were already done: nothing left to train"
-        return (f"trained {self.epochs_done} epochs on {device_name(self.device)} at "
-                f"{self.speed:,.0f} examples/s")
+        return (f"trained {self.epochs_done} epochs on {device_name(self.device)} "
+                f"({self.precision}) at {self.speed:,.0f} examples/s")
 
     # ----------------------------------------------------------------------------- checkpoints
     def state(self) -> dict:
@@ -361,12 +376,14 @@ class Trainer:
         return {"model": self.model.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "rng": rng, "history": dict(self.history),
-                "labeled_queue": list(self._labeled_queue)}
+                "labeled_queue": list(self._labeled_queue),
+                "code_snapshots": list(self.code_snapshots)}
 
     def manifest(self) -> dict:
         return {"config": self.config.to_dict(), "model": self.config.model.to_dict(),
                 "epoch": self.epochs_done - 1, "epochs_done": self.epochs_done,
                 "seed": self.config.seed, "device": device_name(self.device),
+                "precision": self.precision, "resumptions": self.resumptions,
                 "wall_time_s": sum(self.history.get("time/epoch_seconds", [])),
                 "metrics": {k: v[-1] for k, v in self.history.items() if v}}
 
@@ -377,17 +394,18 @@ class Trainer:
                                 self.manifest())
         previous = epoch - 1
         if previous >= 0 and previous % self.keep_every:
-            for suffix in (".pt", ".json"):
-                checkpoints.epoch_path(self.save_dir, previous).with_suffix(suffix).unlink(
-                    missing_ok=True)
+            checkpoints.remove(checkpoints.epoch_path(self.save_dir, previous))
         return path
 
     def load(self, path: str | Path, resume: bool = True) -> dict:
-        """Restore a checkpoint; ``resume`` also restores optimisers, RNG and history."""
+        """Restore a checkpoint; ``resume`` also restores optimisers, RNG and history.
+
+        A resumed run may change the settings in ``RESUMABLE_CHANGES`` (a lower learning rate
+        after a divergence, more epochs); the manifest records what changed and when.
+        """
         config = self.config.to_dict()
         expected = {"model": config["model"], **({"config": config} if resume else {})}
-        # A resumed run may train for more (or fewer) epochs than the checkpointed one.
-        state, manifest = checkpoints.load(path, expected, ignore=("epochs",),
+        state, manifest = checkpoints.load(path, expected, ignore=RESUMABLE_CHANGES,
                                            map_location=self.device)
         self.model.load_state_dict(state["model"])
         if resume:
@@ -399,15 +417,30 @@ class Trainer:
                 torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
             self.history = defaultdict(list, state["history"])
             self._labeled_queue = list(state["labeled_queue"])
+            self.code_snapshots = list(state["code_snapshots"])
             self.epochs_done = manifest["epochs_done"]
+            self.resumptions = list(manifest.get("resumptions", []))
+            changes = checkpoints.config_differences(
+                {k: manifest["config"].get(k) for k in RESUMABLE_CHANGES if k != "epochs"},
+                {k: config[k] for k in RESUMABLE_CHANGES if k != "epochs"})
+            if changes:
+                self.resumptions.append({"epoch": self.epochs_done, "changes": changes})
         return manifest
 
     def resume(self) -> bool:
-        """Continue from the newest checkpoint in ``save_dir``, if there is one."""
-        epochs = checkpoints.saved_epochs(self.save_dir) if self.save_dir else []
-        if not epochs:
+        """Continue from the newest complete checkpoint in ``save_dir``, if there is one.
+
+        What an interrupted save left behind (a half-written file, weights without their
+        manifest) is removed first, and the fallback to an older epoch is reported.
+        """
+        if self.save_dir is None:
             return False
-        self.load(checkpoints.epoch_path(self.save_dir, epochs[-1]))
+        for message in checkpoints.clean_incomplete(self.save_dir):
+            print(message)
+        epoch = checkpoints.latest_complete(self.save_dir)
+        if epoch is None:
+            return False
+        self.load(checkpoints.epoch_path(self.save_dir, epoch))
         return True
 
 
@@ -430,5 +463,4 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-__all__ = ["TrainConfig", "Trainer", "paper_semisupervised", "reference_semisupervised",
-           "resolve_device", "REFERENCE_WEIGHTS"]
+__all__ = ["TrainConfig", "Trainer", "resolve_device", "REFERENCE_WEIGHTS"]

@@ -62,8 +62,8 @@ def test_interrupted_run_resumes(run):
 
 def test_resume_with_other_hyperparameters_names_what_differs(run):
     assert run("--train", "--maxepoch", "1")[0] == 0
-    code, _, err = run("--train", "--maxepoch", "2", "--lr", "1e-3")
-    assert code == 1 and "lr: checkpoint has 0.0002, this run has 0.001" in err
+    code, _, err = run("--train", "--maxepoch", "2", "--bsize", "64")
+    assert code == 1 and "batch_size: checkpoint has 128, this run has 64" in err
 
 
 def test_missing_epoch_is_one_line_naming_what_exists(run):

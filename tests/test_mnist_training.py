@@ -9,7 +9,7 @@ import torch
 
 from aae_lib import evaluate
 from aae_lib.data import MNIST, load_mnist
-from aae_lib.models import ModelConfig
+from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.mnist
@@ -23,13 +23,15 @@ def small_mnist():
                  full.test_labels[:1000])
 
 
-@pytest.mark.parametrize("kind, prior", [("unsupervised", "gmm"), ("label", "gmm"),
-                                         ("supervised", "gaussian"),
-                                         ("semisupervised", "gaussian")])
-def test_losses_go_down_on_real_mnist(small_mnist, kind, prior):
-    model = ModelConfig(kind=kind, prior=prior, ncode=10 if kind == "semisupervised" else 2)
-    config = TrainConfig(model=model, epochs=3, lr=5e-4,
-                         n_labeled=100 if kind == "semisupervised" else None)
+MODELS = {"unsupervised": unsupervised("gmm"), "label": label_conditioned("gmm"),
+          "supervised": supervised(), "semisupervised": categorical()}
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_losses_go_down_on_real_mnist(small_mnist, kind):
+    semi = kind == "semisupervised"
+    config = TrainConfig(model=MODELS[kind], epochs=3, lr=5e-4, classify=semi,
+                         n_labeled=100 if semi else None)
     trainer = Trainer(config, small_mnist, progress=False)
     before = evaluate.reconstruction_error(trainer.model, small_mnist.test_images,
                                            small_mnist.test_labels)

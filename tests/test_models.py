@@ -1,49 +1,74 @@
 import pytest
 import torch
 
-from aae_lib.models import KINDS, AdversarialAutoencoder, ModelConfig
+from aae_lib.models import Adversary, AdversarialAutoencoder, ModelConfig, label_condition
+from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
+
+MODELS = {
+    "unsupervised": unsupervised("gaussian", hidden=32),
+    "label": label_conditioned("gmm", hidden=32),
+    "supervised": supervised(hidden=32),
+    "semisupervised": categorical(ncode=2, hidden=32),
+}
 
 
 def images(n=6):
     return torch.randint(0, 256, (n, 784), dtype=torch.uint8)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_every_kind_encodes_decodes_and_samples(kind):
-    model = AdversarialAutoencoder(ModelConfig(kind=kind, prior="gaussian", hidden=32)).eval()
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_encodes_decodes_and_samples(name):
+    model = AdversarialAutoencoder(MODELS[name]).eval()
     x = model.prepare(images())
     assert x.min() >= -1 and x.max() <= 1
     codes = model.encode(x)
     assert codes.shape == (6, 2)
-    labels = torch.arange(6)
-    out = model.decode(codes, labels if model.config.decoder_sees_label else None)
-    assert out.shape == (6, 784) and out.abs().max() <= 1
+    out = model.reconstruct(x, torch.arange(6))
+    assert out.shape == (6, 784)
     assert model.sample(5, torch.Generator().manual_seed(0)).shape == (5, 784)
 
 
 def test_label_discriminator_sees_eleven_classes():
-    model = AdversarialAutoencoder(ModelConfig(kind="label", prior="gmm", hidden=16))
+    model = AdversarialAutoencoder(label_conditioned("gmm", hidden=16))
     assert model.discriminators["z"].net[0].in_features == 2 + 11
-    condition = model.discriminator_condition(torch.tensor([0, 10]))
-    assert condition.shape == (2, 11) and condition[1, 10] == 1
+    condition = label_condition(torch.tensor([0, 10]))
+    assert condition.shape == (2, 11) and condition[1, 10] == 1 and condition[0, 0] == 1
+
+
+def test_label_conditioned_samples_come_from_the_labels_component():
+    model = AdversarialAutoencoder(label_conditioned("gmm", hidden=16))
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.full((200,), 3)
+    codes = model.prior.sample_for_labels(labels, generator)
+    assert (model.prior.nearest_component(codes) == 3).float().mean() > 0.9
 
 
 def test_supervised_decoder_needs_labels_and_semi_has_two_discriminators():
-    supervised = AdversarialAutoencoder(ModelConfig(kind="supervised", hidden=16))
-    with pytest.raises(ValueError, match="code and a label"):
-        supervised.decode(torch.zeros(1, 2))
-    semi = AdversarialAutoencoder(ModelConfig(kind="semisupervised", ncode=10, hidden=16))
+    model = AdversarialAutoencoder(supervised(hidden=16))
+    with pytest.raises(ValueError, match="pass labels"):
+        model.decode(torch.zeros(1, 2))
+    one_hot = model.decode(torch.zeros(2, 2), torch.tensor([1, 7]))
+    assert not torch.equal(one_hot[0], one_hot[1])  # the label reaches the decoder
+    semi = AdversarialAutoencoder(categorical(hidden=16))
     assert set(semi.discriminators) == {"z", "y"}
     assert semi.classify(semi.prepare(images())).shape == (6, 10)
-    with pytest.raises(ValueError, match="no classifier"):
-        supervised.classify(torch.zeros(1, 784))
+    with pytest.raises(ValueError, match="no categorical head"):
+        model.classify(torch.zeros(1, 784))
+
+
+def test_a_clustering_model_is_a_configuration_with_more_classes():
+    model = AdversarialAutoencoder(categorical(n_classes=16, ncode=5, hidden=16))
+    assert model.classify(model.prepare(images())).shape == (6, 16)
+    assert model.discriminators["y"].net[0].in_features == 16
+    assert model.decoder.net[0].in_features == 5 + 16
 
 
 def test_unit_pixel_range_uses_sigmoid_output():
     model = AdversarialAutoencoder(ModelConfig(pixel_range="unit", hidden=16))
     x = model.prepare(images())
     assert x.min() >= 0 and x.max() <= 1
-    assert model.decode(model.encode(x)).min() >= 0
+    out = model.decode(model.encode(x) * 1e3)  # large codes saturate the output squash
+    assert out.min() >= 0 and out.max() <= 1 and (out < 0.01).any()
 
 
 def test_gaussian_head_samples_in_training_and_returns_mean_in_eval():
@@ -58,20 +83,34 @@ def test_gaussian_head_samples_in_training_and_returns_mean_in_eval():
 def test_inference_state_leaves_out_discriminators():
     model = AdversarialAutoencoder(ModelConfig(hidden=16))
     keys = model.inference_state_dict().keys()
-    assert keys and not any(k.startswith("discriminators") for k in keys)
-    assert any(k.startswith("decoder") for k in keys)
+    assert {k.split(".")[0] for k in keys} == {"encoder", "decoder"}
+
+
+def test_mixture_radius_reaches_the_prior():
+    model = AdversarialAutoencoder(unsupervised("gmm", mixture_radius=0.8, hidden=16))
+    assert model.prior.radius == 0.8
+    assert ModelConfig.from_dict(model.config.to_dict()) == model.config
 
 
 @pytest.mark.parametrize(
     "bad",
     [
-        dict(kind="vae"),
         dict(prior="uniform"),
         dict(prior="gmm", ncode=3),
         dict(encoder_head="flow"),
         dict(pixel_range="bytes"),
+        dict(decoder_input="image"),
+        dict(adversaries=(Adversary("y"),)),
+        dict(adversaries=(Adversary("z"), Adversary("z"))),
+        dict(decoder_input="code+class"),
+        dict(mixture_radius=0.0),
     ],
 )
 def test_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         AdversarialAutoencoder(ModelConfig(**{"hidden": 8, **bad}))
+
+
+def test_only_the_code_adversary_sees_labels():
+    with pytest.raises(ValueError, match="only the code adversary"):
+        Adversary("y", sees_label=True)

@@ -1,20 +1,25 @@
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from aae_lib import checkpoints
+from aae_lib import checkpoints, evaluate
 from aae_lib.data import MNIST
 from aae_lib.errors import CheckpointError, TrainingDiverged
 from aae_lib.models import ModelConfig
-from aae_lib.train import REFERENCE_WEIGHTS, TrainConfig, Trainer, paper_semisupervised
+from aae_lib.recipes import (RECIPES, categorical, label_conditioned, paper_semisupervised,
+                             supervised, unsupervised)
+from aae_lib.train import REFERENCE_WEIGHTS, TrainConfig, Trainer
 
-KINDS = {
-    "unsupervised": "gmm",
-    "label": "gmm",
-    "supervised": "gaussian",
-    "semisupervised": "gaussian",
+MODELS = {
+    "unsupervised": unsupervised("gmm", hidden=32),
+    "label": label_conditioned("gmm", hidden=32),
+    "supervised": supervised(hidden=32),
+    "semisupervised": categorical(hidden=32),
 }
+BEFORE_RESTRUCTURING = Path(__file__).parent / "data" / "losses_before_restructuring.json"
 
 
 @pytest.fixture(scope="module")
@@ -33,41 +38,73 @@ def tiny():
     return MNIST(train_images, train_labels, test_images, test_labels)
 
 
-def config(kind="unsupervised", **overrides):
-    model = ModelConfig(
-        kind=kind, prior=KINDS[kind], hidden=32, ncode=10 if kind == "semisupervised" else 2
-    )
-    settings = dict(model=model, epochs=2, batch_size=32, lr=1e-3)
-    if kind in ("label", "semisupervised"):
+def config(name="unsupervised", **overrides):
+    settings = dict(model=MODELS[name], epochs=2, batch_size=32, lr=1e-3)
+    if name in ("label", "semisupervised"):
         settings["n_labeled"] = 50
+    settings["classify"] = name == "semisupervised"
     return TrainConfig(**{**settings, **overrides})
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_every_kind_trains_and_records_history(tiny, kind):
-    trainer = Trainer(config(kind), tiny, progress=False)
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_trains_and_records_history(tiny, name):
+    trainer = Trainer(config(name), tiny, progress=False)
     history = trainer.fit()
     assert len(history["loss/reconstruction"]) == 2
     assert history["loss/reconstruction"][1] < history["loss/reconstruction"][0]
-    assert "reconstruction_error/test" in history
-    if kind == "semisupervised":
-        assert {
-            "loss/classification",
-            "loss/generator_y",
-            "accuracy/test",
-            "accuracy/train",
-        } <= history.keys()
-    if kind == "label":
-        assert 0.0 <= history["component_agreement/test"][-1] <= 1.0
+    expected = {"loss/reconstruction", "loss/discriminator_z", "loss/generator_z",
+                "reconstruction_error/test", "time/epoch_seconds", "time/examples_per_second"}
+    if name == "semisupervised":
+        expected |= {"loss/classification", "loss/discriminator_y", "loss/generator_y",
+                     "accuracy/test", "accuracy/train"}
+    if name == "label":
+        expected |= {"component_agreement/test"}
+    assert history.keys() == expected
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_four_models_train_exactly_as_before_the_restructuring(tiny, name):
+    """Losses recorded with the trainer that branched on a model kind, same seed and data."""
+    before = json.loads(BEFORE_RESTRUCTURING.read_text())[name]
+    history = Trainer(config(name, noise_std=0.3, dropout_keep=0.8), tiny, progress=False).fit()
+    for loss, values in before.items():
+        assert history[loss] == pytest.approx(values, rel=1e-5), loss
+
+
+def test_component_agreement_counts_codes_in_their_own_digits_component():
+    prior = label_conditioned("gmm").make_prior()
+    labels = torch.arange(10).repeat(20)
+    own = prior.sample_for_labels(labels, torch.Generator().manual_seed(0))
+    assert evaluate.component_agreement(own, labels, prior) > 0.95
+    shifted = prior.sample_for_labels((labels + 1) % 10, torch.Generator().manual_seed(0))
+    assert evaluate.component_agreement(shifted, labels, prior) < 0.05
+
+
+def test_swiss_roll_with_labels_trains_end_to_end(tiny):
+    model = label_conditioned("swiss_roll", hidden=32)
+    trainer = Trainer(TrainConfig(model=model, epochs=3, batch_size=32, lr=1e-3), tiny,
+                      progress=False)
+    history = trainer.fit()
+    assert history["loss/reconstruction"][-1] < history["loss/reconstruction"][0]
+    assert len(trainer.code_snapshots) == 3 and trainer.code_snapshots[0].shape == (60, 2)
+
+
+def test_validation_split_holds_out_images_the_run_never_trains_on(tiny):
+    big = MNIST(tiny.train_images.repeat(60, 1), tiny.train_labels.repeat(60),
+                tiny.test_images, tiny.test_labels)
+    trainer = Trainer(config("semisupervised", validation=True, epochs=1, n_labeled=100), big,
+                      progress=False)
+    assert len(trainer.images) == 12_000 - 10_000
+    assert len(trainer.validation_images) == 10_000
+    assert trainer.labeled_index.max() < len(trainer.images)
+    history = trainer.fit()
+    assert {"accuracy/validation", "reconstruction_error/validation"} <= history.keys()
 
 
 def test_same_seed_gives_identical_weights_and_another_seed_does_not(tiny):
     def weights(seed):
-        trainer = Trainer(
-            config("semisupervised", seed=seed, noise_std=0.3, dropout_keep=0.8),
-            tiny,
-            progress=False,
-        )
+        trainer = Trainer(config("semisupervised", seed=seed, noise_std=0.3, dropout_keep=0.8),
+                          tiny, progress=False)
         trainer.fit()
         return torch.cat([p.flatten() for p in trainer.model.parameters()])
 
@@ -75,13 +112,14 @@ def test_same_seed_gives_identical_weights_and_another_seed_does_not(tiny):
     assert not torch.equal(weights(0), weights(1))
 
 
-@pytest.mark.parametrize("kind", ["unsupervised", "semisupervised"])
-def test_resumed_run_equals_uninterrupted_run(tiny, tmp_path, kind):
-    straight = Trainer(config(kind, epochs=3), tiny, progress=False)
+@pytest.mark.parametrize("name", ["unsupervised", "semisupervised"])
+def test_resumed_run_equals_uninterrupted_run_with_noise_and_dropout(tiny, tmp_path, name):
+    options = dict(epochs=3, noise_std=0.3, dropout_keep=0.8)
+    straight = Trainer(config(name, **options), tiny, progress=False)
     straight.fit()
-    first = Trainer(config(kind, epochs=3), tiny, save_dir=tmp_path, progress=False)
+    first = Trainer(config(name, **options), tiny, save_dir=tmp_path, progress=False)
     first.fit(epochs=2)  # "interrupted" after two epochs
-    resumed = Trainer(config(kind, epochs=3), tiny, save_dir=tmp_path, progress=False)
+    resumed = Trainer(config(name, **options), tiny, save_dir=tmp_path, progress=False)
     assert resumed.resume() and resumed.epochs_done == 2
     resumed.fit()
     for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
@@ -89,10 +127,10 @@ def test_resumed_run_equals_uninterrupted_run(tiny, tmp_path, kind):
     assert resumed.history["loss/reconstruction"] == straight.history["loss/reconstruction"]
 
 
-def test_checkpoint_from_another_config_is_refused_with_the_difference(tiny, tmp_path):
+def test_checkpoint_from_another_model_is_refused_with_the_difference(tiny, tmp_path):
     Trainer(config(epochs=1), tiny, save_dir=tmp_path, progress=False).fit()
-    other = Trainer(config(epochs=1, lr=5e-4), tiny, save_dir=tmp_path, progress=False)
-    with pytest.raises(CheckpointError, match="lr: checkpoint has 0.001, this run has 0.0005"):
+    other = Trainer(config(epochs=1, batch_size=16), tiny, save_dir=tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="batch_size: checkpoint has 32, this run has 16"):
         other.resume()
     bigger = dataclasses.replace(config(epochs=1), model=ModelConfig(prior="gmm", hidden=64))
     with pytest.raises(CheckpointError, match="hidden"):
@@ -101,12 +139,15 @@ def test_checkpoint_from_another_config_is_refused_with_the_difference(tiny, tmp
         )
 
 
-def test_damaged_checkpoint_is_refused(tiny, tmp_path):
+def test_a_resumed_run_may_lower_the_learning_rate_and_the_manifest_says_so(tiny, tmp_path):
     Trainer(config(epochs=1), tiny, save_dir=tmp_path, progress=False).fit()
-    path = checkpoints.epoch_path(tmp_path, 0)
-    path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(CheckpointError, match="SHA-256"):
-        Trainer(config(epochs=1), tiny, progress=False).load(path)
+    slower = Trainer(config(epochs=2, lr=5e-4), tiny, save_dir=tmp_path, progress=False)
+    assert slower.resume()
+    slower.fit()
+    assert slower.optimizers["reconstruction"].param_groups[0]["lr"] == 5e-4
+    manifest = checkpoints.read_manifest(checkpoints.epoch_path(tmp_path, 1))
+    assert manifest["resumptions"] == [
+        {"epoch": 1, "changes": ["lr: checkpoint has 0.001, this run has 0.0005"]}]
 
 
 def test_checkpoints_keep_the_newest_and_every_kth(tiny, tmp_path):
@@ -122,9 +163,20 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny, tmp_pa
     trainer.fit(epochs=1)
     with torch.no_grad():
         trainer.model.decoder.net[0].weight.fill_(float("nan"))
-    with pytest.raises(TrainingDiverged, match="reconstruction"):
+    with pytest.raises(TrainingDiverged, match="last good checkpoint \\(epoch 0\\) is kept"):
         trainer.fit()
     assert checkpoints.saved_epochs(tmp_path) == [0]
+
+
+def test_an_exploding_learning_rate_is_caught_within_the_epoch_and_nothing_is_saved(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (3200, 784), dtype=torch.uint8, generator=g)
+    labels = torch.arange(3200) % 10
+    data = MNIST(images, labels, images[:100], labels[:100])
+    trainer = Trainer(config(epochs=1, lr=1e3), data, save_dir=tmp_path, progress=False)
+    with pytest.raises(TrainingDiverged, match="step 49:.*no checkpoint was written"):
+        trainer.fit()
+    assert checkpoints.saved_epochs(tmp_path) == [] and trainer.epochs_done == 0
 
 
 def test_loss_weights_scale_their_phase_learning_rate():
@@ -149,41 +201,44 @@ def test_learning_rate_drops_tenfold_at_each_milestone(tiny):
 
 
 def test_classification_every_tenth_step_as_in_the_reference(tiny):
-    every = Trainer(config("semisupervised", epochs=1, classify_every=1), tiny, progress=False)
-    tenth = Trainer(config("semisupervised", epochs=1, classify_every=10), tiny, progress=False)
-    calls = {}
-    for name, trainer in (("every", every), ("tenth", tenth)):
-        original = trainer._classification_phase
-        calls[name] = 0
-
-        def counted(original=original, name=name):
-            calls[name] += 1
-            return original()
-
-        trainer._classification_phase = counted
+    """200 images in batches of 32 are 7 steps: 7 classification steps, or 1 (step 0)."""
+    steps = {}
+    for every in (1, 10):
+        trainer = Trainer(config("semisupervised", epochs=1, classify_every=every), tiny,
+                          progress=False)
         trainer.fit()
-    assert calls == {"every": 7, "tenth": 1}
+        adam = trainer.optimizers["classification"]
+        steps[every] = int(adam.state[adam.param_groups[0]["params"][0]]["step"])
+    assert steps == {1: 7, 10: 1}
 
 
 @pytest.mark.parametrize(
-    "bad",
+    "bad, message",
     [
-        dict(optimizer="rmsprop"),
-        dict(dropout_keep=0.0),
-        dict(weights={"genw": 1.0}),
-        dict(epochs=0),
-        dict(n_labeled=5),
-        dict(noise_std=-1.0),
+        (dict(optimizer="rmsprop"), "optimizer"),
+        (dict(dropout_keep=0.0), "dropout"),
+        (dict(weights={"genw": 1.0}), "unknown loss weights"),
+        (dict(weights={**REFERENCE_WEIGHTS, "generator_z": float("nan")}), "loss weights"),
+        (dict(epochs=0), "epochs must be at least 1"),
+        (dict(batch_size=0), "batch_size must be at least 1"),
+        (dict(noise_std=-1.0), "noise std"),
+        (dict(lr=-1.0), "lr must be a finite number"),
+        (dict(lr=float("nan")), "lr must be a finite number"),
+        (dict(lr=0.0), "lr is 0"),
+        (dict(precision="fp8"), "precision"),
+        (dict(classify=True), "categorical head of 10"),
+        (dict(model=supervised(), n_labeled=100), "every label"),
     ],
 )
-def test_bad_training_configs_are_refused(bad):
-    with pytest.raises(ValueError):
+def test_bad_training_configs_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
         TrainConfig(**bad)
 
 
-def test_config_round_trips_through_its_manifest_dict():
-    cfg = paper_semisupervised(epochs=7)
-    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+@pytest.mark.parametrize("name", RECIPES)
+def test_every_recipe_round_trips_through_its_manifest_dict(name):
+    cfg = RECIPES[name]
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 
 def test_bf16_precision_changes_the_arithmetic_but_not_the_result_beyond_noise(tiny):

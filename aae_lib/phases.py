@@ -1,0 +1,60 @@
+"""The losses of the training phases, one short function each, as the paper defines them.
+
+The trainer (:class:`aae_lib.train.Trainer`) calls these in order on every minibatch and gives
+each loss to its own optimiser. The book shows this file's functions on the page: they are the
+whole of what makes an autoencoder adversarial.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .models import AdversarialAutoencoder
+
+
+def reconstruction_loss(model: AdversarialAutoencoder, inputs: torch.Tensor,
+                        targets: torch.Tensor, decoder_labels: torch.Tensor | None,
+                        dropout: float = 0.0) -> torch.Tensor:
+    """Squared error between the clean image and the decoding of its (noisy) input.
+
+    Half the summed squared error per image, averaged over the batch: the Gaussian
+    log-likelihood of the pixels up to a constant. A decoder fed the categorical head gets the
+    encoder's softmax; one fed the true label gets ``decoder_labels``.
+    """
+    codes, logits = model.encoder(inputs, dropout=dropout)
+    if model.config.decoder_input == "code+class":
+        decoder_labels = logits.softmax(1)
+    error = model.decode(codes, decoder_labels).float() - targets
+    return 0.5 * error.square().sum(1).mean()
+
+
+def discriminator_loss(discriminator: nn.Module, prior_samples: torch.Tensor,
+                       codes: torch.Tensor) -> torch.Tensor:
+    """The discriminator learns to call prior samples real (1) and encoder outputs fake (0).
+
+    Binary cross-entropy summed over the two halves: -log D(z_prior) - log(1 - D(q(x))).
+    One forward pass over both halves; the codes are detached, so only D learns here.
+    """
+    logits = discriminator(torch.cat([prior_samples, codes.detach()])).float()
+    targets = torch.cat([torch.ones(len(prior_samples), device=logits.device),
+                         torch.zeros(len(codes), device=logits.device)])
+    return 2 * F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def generator_loss(discriminator: nn.Module, codes: torch.Tensor) -> torch.Tensor:
+    """The encoder learns to make the discriminator call its outputs real: -log D(q(x)).
+
+    This is the non-saturating form of the game. Minimising log(1 - D(q(x))) instead, as the
+    minimax objective literally says, gives vanishing gradients exactly when the discriminator
+    wins, which is when the encoder most needs to learn.
+    """
+    logits = discriminator(codes).float()
+    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
+def classification_loss(model: AdversarialAutoencoder, inputs: torch.Tensor,
+                        labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the categorical head on labeled images (semi-supervised phase)."""
+    return F.cross_entropy(model.classify(inputs).float(), labels)

@@ -1,0 +1,95 @@
+"""Every named training setup in one place: the paper's models as configurations, and the
+schedules of the reference, the paper and the book.
+
+The command line, ``aae_lib.pretrained``, the benchmarks and the tests all read ``RECIPES``;
+a new experiment is a new entry here (plus a metric or prior module if it needs one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .models import N_CLASSES, Adversary, ModelConfig
+from .train import TrainConfig
+
+
+# ----------------------------------------------------------------------------- the models
+def unsupervised(prior: str = "gaussian", ncode: int = 2, **options) -> ModelConfig:
+    """Paper Fig 1 (diagram) / Fig 2 (results): one adversary on the code."""
+    return ModelConfig(ncode=ncode, prior=prior, **options)
+
+
+def label_conditioned(prior: str = "gmm", ncode: int = 2, **options) -> ModelConfig:
+    """Paper Fig 3 (diagram) / Fig 4: the code adversary also sees the label (10 + unlabeled)."""
+    return ModelConfig(ncode=ncode, prior=prior, adversaries=(Adversary(sees_label=True),),
+                       **options)
+
+
+def supervised(ncode: int = 2, **options) -> ModelConfig:
+    """Paper Fig 6 (diagram) / Fig 7: the decoder gets the digit, so the code keeps the style."""
+    return ModelConfig(ncode=ncode, decoder_input="code+label", **options)
+
+
+def categorical(n_classes: int = N_CLASSES, ncode: int = 10, **options) -> ModelConfig:
+    """Paper Fig 8 (diagram): a style code and a categorical head, each with its adversary;
+    the decoder sees both. Semi-supervised with labels (Table 2), clustering without (Table 3).
+    """
+    return ModelConfig(ncode=ncode, n_classes=n_classes, decoder_input="code+class",
+                       adversaries=(Adversary("z"), Adversary("y")), **options)
+
+
+# ----------------------------------------------------------------------------- schedules
+# The reference's schedule for the unsupervised, label and supervised models: Adam 2e-4 with
+# beta1 0.5, divided by 10 at epochs 100 and 300, 400 epochs.
+REFERENCE_SCHEDULE = dict(epochs=400, lr_milestones=(100, 300))
+
+
+def reference_semisupervised(**overrides) -> TrainConfig:
+    """The reference's semi-supervised run: Adam 2e-4, ÷10 at epochs 150 and 200, 1280 labels,
+    input noise, 250 epochs."""
+    settings = dict(model=categorical(), classify=True, lr_milestones=(150, 200), epochs=250,
+                    n_labeled=1280, noise_std=0.3)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def paper_semisupervised(**overrides) -> TrainConfig:
+    """The paper's semi-supervised recipe: SGD with momentum 0.9 (0.1 for the adversarial
+    phases), learning rates 0.01 (reconstruction) and 0.1 (classification, adversarial), both
+    ÷10 at epochs 50 and 1000 of 5000, images in [0, 1] with a sigmoid decoder, batch 100,
+    input noise std 0.3."""
+    settings = dict(model=categorical(pixel_range="unit"), classify=True, optimizer="sgd",
+                    batch_size=100, lr=0.01, adversarial_lr=0.1, classification_lr=0.1,
+                    momentum=0.9, adversarial_momentum=0.1, lr_milestones=(50, 1000),
+                    epochs=5000, noise_std=0.3, n_labeled=1000)
+    return TrainConfig(**{**settings, **overrides})
+
+
+# ----------------------------------------------------------------------------- the registry
+RECIPES: dict[str, TrainConfig] = {
+    # The book's models (their committed weights are named after them).
+    "unsupervised_gaussian": TrainConfig(model=unsupervised("gaussian"), **REFERENCE_SCHEDULE),
+    "unsupervised_gmm": TrainConfig(model=unsupervised("gmm"), **REFERENCE_SCHEDULE),
+    "label_gmm_all": TrainConfig(model=label_conditioned("gmm"), **REFERENCE_SCHEDULE),
+    "label_gmm_10k": TrainConfig(model=label_conditioned("gmm"), n_labeled=10_000,
+                                 validation=True, **REFERENCE_SCHEDULE),
+    "supervised_ncode2": TrainConfig(model=supervised(2), **REFERENCE_SCHEDULE),
+    "supervised_ncode10": TrainConfig(model=supervised(10), **REFERENCE_SCHEDULE),
+    "semisupervised_1000": paper_semisupervised(validation=True),
+    # Setups that the command line and the benchmarks start from.
+    "reference_semisupervised": reference_semisupervised(),
+    "paper_semisupervised": paper_semisupervised(),
+}
+
+BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "label_gmm_10k",
+               "supervised_ncode2", "supervised_ncode10", "semisupervised_1000")
+
+
+def recipe(name: str, **overrides) -> TrainConfig:
+    """The recipe ``name``, with any TrainConfig fields replaced by ``overrides``."""
+    if name not in RECIPES:
+        raise KeyError(f"no recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    return replace(RECIPES[name], **overrides)
+
+
+__all__ = ["RECIPES", "BOOK_MODELS", "recipe", "unsupervised", "label_conditioned",
+           "supervised", "categorical", "paper_semisupervised", "reference_semisupervised"]
