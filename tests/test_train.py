@@ -255,3 +255,14 @@ def test_bf16_precision_changes_the_arithmetic_but_not_the_result_beyond_noise(t
     for name, value in final.items():
         seed_gap = abs(other_seed[name][-1] - value)
         assert abs(bf16[name][-1] - value) <= max(2 * seed_gap, 0.02 * abs(value)), name
+
+
+def test_a_run_killed_between_weights_and_manifest_resumes_from_the_epoch_before(
+        tiny, tmp_path, capsys):
+    Trainer(config(epochs=3), tiny, save_dir=tmp_path, progress=False).fit()
+    checkpoints.epoch_path(tmp_path, 2).with_suffix(".json").unlink()  # the kill
+    resumed = Trainer(config(epochs=3), tiny, save_dir=tmp_path, progress=False)
+    assert resumed.resume() and resumed.epochs_done == 2
+    assert "epoch 2 was interrupted while saving" in capsys.readouterr().out
+    resumed.fit()
+    assert checkpoints.saved_epochs(tmp_path) == [0, 2]
