@@ -24,7 +24,7 @@ import torch
 from . import checkpoints, evaluate
 from .data import MNIST, batch_indices, labeled_view
 from .errors import AAEError, TrainingDiverged
-from .models import Adversary, AdversarialAutoencoder, ModelConfig, label_condition
+from .models import AdversarialAutoencoder, Adversary, ModelConfig, label_condition
 from .phases import classification_loss, discriminator_loss, generator_loss, reconstruction_loss
 
 # The reference's loss weights. A weight scales its phase's learning rate relative to these

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from aae_lib.models import Adversary, AdversarialAutoencoder, ModelConfig, label_condition
+from aae_lib.models import AdversarialAutoencoder, Adversary, ModelConfig, label_condition
 from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
 
 MODELS = {
