@@ -1,10 +1,16 @@
-"""Latent-space explorer: two sliders over a 2-D code space and the digit they decode to.
+"""Widgets for 2-D codes: the latent-space explorer, and the replay of training.
+
+``LatentExplorer``: two sliders over a 2-D code space and the digit they decode to.
 
 The explorer works in two modes at once. Static: at construction Python decodes a
 ``steps x steps`` grid over ``[-limit, limit]^2`` into one PNG sprite sheet that travels with
 the widget's state, so the website (no kernel) can swap tiles as the sliders move. Live: with a
 kernel, Python watches the sliders and decodes the exact code, which replaces the grid tile.
 The JavaScript is inline (anywidget's ``_esm``), so there is no front-end build step.
+
+``TrainingReplay``: one slider over the epochs of a training run, showing where the test codes
+were after each epoch (recorded by the trainer), so a reader watches the adversary push the
+codes into the prior. Its data travel with the widget, so it too works without a kernel.
 """
 
 import base64
@@ -314,3 +320,107 @@ def _scatter_points(
         [round(float(a), 3), round(float(b), 3), int(c)]
         for (a, b), c in zip(codes[keep], labels[keep], strict=True)
     ]
+
+
+_REPLAY_ESM = r"""
+const SIZE = 240;
+const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+function render({ model, el }) {
+  const root = document.createElement("div");
+  root.className = "aae-replay";
+  el.appendChild(root);
+  const title = model.get("title");
+  if (title) {
+    const heading = document.createElement("div");
+    heading.className = "aae-title";
+    heading.textContent = title;
+    root.appendChild(heading);
+  }
+  const canvas = document.createElement("canvas");
+  canvas.className = "aae-replay-scatter";
+  canvas.width = canvas.height = SIZE;
+  root.appendChild(canvas);
+  const context = canvas.getContext("2d");
+  const line = document.createElement("label");
+  line.className = "aae-slider";
+  const name = document.createElement("span");
+  name.textContent = "epoch";
+  const slider = document.createElement("input");
+  slider.type = "range";
+  slider.min = 0;
+  const frames = atob(model.get("frames"));
+  const labels = model.get("labels");
+  const perFrame = 2 * labels.length;
+  slider.max = frames.length / perFrame - 1;
+  slider.step = 1;
+  const value = document.createElement("span");
+  value.className = "aae-value";
+  line.append(name, slider, value);
+  root.appendChild(line);
+
+  function draw() {
+    const epoch = Number(slider.value);
+    value.textContent = `${epoch + 1} of ${slider.max * 1 + 1}`;
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, SIZE, SIZE);
+    context.strokeStyle = "#ccc";
+    context.beginPath();
+    context.moveTo(SIZE / 2, 0); context.lineTo(SIZE / 2, SIZE);
+    context.moveTo(0, SIZE / 2); context.lineTo(SIZE, SIZE / 2);
+    context.stroke();
+    const start = epoch * perFrame;
+    for (let i = 0; i < labels.length; i++) {
+      // Each coordinate is one byte: 0..255 spans [-limit, limit] left to right, bottom to top.
+      const x = (frames.charCodeAt(start + 2 * i) + 0.5) / 256 * SIZE;
+      const y = SIZE - (frames.charCodeAt(start + 2 * i + 1) + 0.5) / 256 * SIZE;
+      context.fillStyle = COLORS[labels[i] % 10];
+      context.fillRect(x - 1.5, y - 1.5, 3, 3);
+    }
+  }
+  slider.value = slider.max;
+  slider.addEventListener("input", draw);
+  draw();
+}
+
+export default { render };
+"""
+
+
+class TrainingReplay(anywidget.AnyWidget):
+    """A slider over training epochs showing the 2-D test codes after each epoch."""
+
+    _esm = _REPLAY_ESM
+    _css = _CSS + ".aae-replay-scatter { width: 240px; height: 240px; border: 1px solid #999; }\n"
+
+    title = traitlets.Unicode("").tag(sync=True)
+    limit = traitlets.Float(4.0).tag(sync=True)
+    # base64 of uint8 (epochs, points, 2): each code quantised to 256 steps over [-limit, limit].
+    frames = traitlets.Unicode("").tag(sync=True)
+    labels = traitlets.List().tag(sync=True)
+
+    @classmethod
+    def from_snapshots(cls, snapshots: torch.Tensor, labels: torch.Tensor, limit: float = 4.0,
+                       points: int = 500, title: str = "") -> "TrainingReplay":
+        """``snapshots`` (epochs, N, 2) are the codes of N test images after each epoch, and
+        ``labels`` (N,) their digits; ``points`` of them, evenly spaced, are drawn."""
+        snapshots = torch.as_tensor(snapshots).float().cpu()
+        if snapshots.ndim != 3 or snapshots.shape[2] != 2 or len(snapshots) == 0:
+            raise ValueError(f"snapshots must be (epochs, N, 2), got {tuple(snapshots.shape)}")
+        if not np.isfinite(limit) or limit <= 0:
+            raise ValueError(f"limit must be a positive finite number, got {limit!r}")
+        labels = torch.as_tensor(labels).cpu()[: snapshots.shape[1]]
+        keep = torch.linspace(0, snapshots.shape[1] - 1, min(points, snapshots.shape[1]))
+        keep = keep.round().long()
+        quantised = ((snapshots[:, keep] + limit) / (2 * limit) * 256).floor().clamp(0, 255)
+        frames = quantised.to(torch.uint8).numpy().tobytes()
+        return cls(title=title, limit=float(limit),
+                   frames=base64.b64encode(frames).decode("ascii"),
+                   labels=[int(v) for v in labels[keep]])
+
+    def frame(self, epoch: int) -> np.ndarray:
+        """The (points, 2) codes the page draws for ``epoch``, back in code units."""
+        raw = np.frombuffer(base64.b64decode(self.frames), dtype=np.uint8)
+        frames = raw.reshape(-1, len(self.labels), 2)
+        return (frames[epoch].astype(np.float32) + 0.5) / 256 * 2 * self.limit - self.limit

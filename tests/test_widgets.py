@@ -111,3 +111,21 @@ def test_bad_arguments_raise_value_error(arguments, message):
 def test_decoder_of_the_wrong_shape_is_refused():
     with pytest.raises(ValueError, match="784 pixels"):
         LatentExplorer.from_decoder(lambda codes: torch.zeros(len(codes), 100), steps=3)
+
+
+def test_training_replay_holds_each_epochs_codes_within_a_quantisation_step():
+    from aae_lib.widgets import TrainingReplay
+
+    generator = torch.Generator().manual_seed(0)
+    snapshots = torch.randn(3, 1000, 2, generator=generator).clamp(-3.9, 3.9)
+    snapshots[1] *= 0.5  # training moved the codes between epochs
+    labels = torch.randint(10, (1000,), generator=generator)
+    replay = TrainingReplay.from_snapshots(snapshots, labels, limit=4.0, points=100)
+    keep = torch.linspace(0, 999, 100).round().long()
+    assert replay.labels == labels[keep].tolist()
+    step = 8.0 / 256
+    for epoch in range(3):
+        assert np.abs(replay.frame(epoch) - snapshots[epoch, keep].numpy()).max() <= step
+    assert not np.array_equal(replay.frame(0), replay.frame(1))
+    with pytest.raises(ValueError, match="epochs, N, 2"):
+        TrainingReplay.from_snapshots(torch.zeros(3, 10), labels)
