@@ -354,8 +354,9 @@ def component_manifolds(
             ax.set_axis_off()
             continue
         tile_size = (mosaics[component].shape[0] + GAP_PIXELS) // len(_to_numpy(along)) - GAP_PIXELS
-        _label_tiles(ax.yaxis, tile_size, _to_numpy(along).reshape(-1), 3)
-        _label_tiles(ax.xaxis, tile_size, _to_numpy(across).reshape(-1), 3)
+        # The two ends only: a middle tile of an even grid sits off the arm's centre.
+        _label_tiles(ax.yaxis, tile_size, _to_numpy(along).reshape(-1), 2)
+        _label_tiles(ax.xaxis, tile_size, _to_numpy(across).reshape(-1), 2)
         ax.tick_params(
             labelleft=column == 0,
             labelbottom=component + ncols >= len(mosaics),
@@ -554,7 +555,7 @@ def _label_tiles(axis, tile_size: int, values: np.ndarray, n_ticks: int) -> None
     spread = np.linspace(0, len(values) - 1, min(n_ticks, len(values)))
     chosen = np.unique(spread.round().astype(int))
     centres = _tile_centres(len(values), tile_size)[chosen]
-    axis.set_ticks(centres, [f"{values[i]:.2g}" for i in chosen])
+    axis.set_ticks(centres, [f"{values[i]:.1f}" for i in chosen])
 
 
 def _show_mosaic(ax: Axes, mosaic: np.ndarray) -> None:

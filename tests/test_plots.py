@@ -371,8 +371,8 @@ def test_manifold_grid_labels_axes_with_the_decoded_coordinates():
     fig = plots.manifold_grid(images, z1, z2, pixel_range="unit", title="grid", n_ticks=3)
     ax = fig.axes[0]
     np.testing.assert_allclose(tile_at(mosaic_of(fig), 1, 2), 7 / 19, rtol=1e-6)
-    assert [label.get_text() for label in ax.get_xticklabels()] == ["-3", "0", "3"]
-    assert [label.get_text() for label in ax.get_yticklabels()] == ["3", "-1", "-3"]
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["-3.0", "0.0", "3.0"]
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["3.0", "-1.0", "-3.0"]
     np.testing.assert_allclose(ax.get_xticks(), [13.5, 13.5 + 2 * STEP, 13.5 + 4 * STEP])
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("$z_1$", "$z_2$", "grid")
     with pytest.raises(ValueError, match="19 images for a 4x5 grid"):
@@ -414,7 +414,8 @@ def test_component_manifolds_labels_edge_panels_with_offsets():
     fig = plots.component_manifolds(components, pixel_range="unit", along=[1, 0, -1],
                                     across=[-0.2, 0, 0.2])
     first, bottom_left = fig.axes[0], fig.axes[5]
-    assert [t.get_text() for t in first.get_yticklabels()] == ["1", "0", "-1"]
+    assert [t.get_text() for t in first.get_yticklabels()] == ["1.0", "-1.0"]
+    assert [t.get_text() for t in bottom_left.get_xticklabels()] == ["-0.2", "0.2"]
     assert first.get_ylabel() == "along the arm"
     assert bottom_left.get_xlabel() == "across"
     assert fig.axes[1].get_ylabel() == ""
