@@ -14,6 +14,15 @@ from torch.nn import functional as F
 from .models import AdversarialAutoencoder
 
 
+def add_input_noise(images: torch.Tensor, std: float, pixel_range: str) -> torch.Tensor:
+    """Gaussian noise on the encoder's input; ``std`` is in [0, 1] pixel units, so it is
+    doubled for images in [-1, 1]. The paper's semi-supervised recipe uses std 0.3."""
+    if not std:
+        return images
+    scale = 2.0 if pixel_range == "signed" else 1.0
+    return images + std * scale * torch.randn_like(images)
+
+
 def reconstruction_loss(model: AdversarialAutoencoder, inputs: torch.Tensor,
                         targets: torch.Tensor, decoder_labels: torch.Tensor | None,
                         dropout: float = 0.0) -> torch.Tensor:

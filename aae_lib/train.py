@@ -25,7 +25,13 @@ from . import checkpoints, evaluate
 from .data import MNIST, batch_indices, labeled_view
 from .errors import AAEError, TrainingDiverged
 from .models import AdversarialAutoencoder, Adversary, ModelConfig, label_condition
-from .phases import classification_loss, discriminator_loss, generator_loss, reconstruction_loss
+from .phases import (
+    add_input_noise,
+    classification_loss,
+    discriminator_loss,
+    generator_loss,
+    reconstruction_loss,
+)
 
 # The reference's loss weights. A weight scales its phase's learning rate relative to these
 # values: the reference feeds each weighted loss to its own Adam, which is blind to a constant
@@ -190,10 +196,7 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- one step
     def _noisy(self, images: torch.Tensor) -> torch.Tensor:
-        if not self.config.noise_std:
-            return images
-        scale = 2.0 if self.config.model.pixel_range == "signed" else 1.0
-        return images + self.config.noise_std * scale * torch.randn_like(images)
+        return add_input_noise(images, self.config.noise_std, self.config.model.pixel_range)
 
     def _autocast(self):
         """bfloat16 matrix products for the forward passes; weights and optimisers stay fp32.

@@ -1,0 +1,26 @@
+import pytest
+import torch
+
+from aae_lib.control import train_classifier_alone
+from aae_lib.data import MNIST
+from aae_lib.recipes import categorical, paper_semisupervised
+
+
+def test_the_control_learns_from_labels_alone_and_picks_its_epoch_on_validation():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(12_000) % 10
+    patterns = torch.rand(10, 784, generator=g)
+    images = (255 * (0.6 * patterns[labels] + 0.4 * torch.rand(12_000, 784, generator=g)))
+    data = MNIST(images.to(torch.uint8), labels, images[:500].to(torch.uint8), labels[:500])
+    config = paper_semisupervised(model=categorical(hidden=32, pixel_range="unit"),
+                                  n_labeled=100, batch_size=10, validation=True)
+    result = train_classifier_alone(config, data, epochs=4)
+    validation = result["accuracy/validation"]
+    assert len(validation) == 4 and result["chosen_epoch"] == validation.index(max(validation))
+    assert max(validation) > 0.5  # chance is 0.1
+    assert result["test_accuracy"] == result["accuracy/test"][result["chosen_epoch"]]
+
+
+def test_the_control_refuses_to_choose_on_the_test_set():
+    with pytest.raises(ValueError, match="validation"):
+        train_classifier_alone(paper_semisupervised(), None, epochs=1)
