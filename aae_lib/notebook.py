@@ -1,9 +1,12 @@
-"""What every notebook of the book does first: seed, device and versions, in one call."""
+"""What the notebooks share: the set-up call (seed, device, versions), and showing the package's
+own source on the page, so the code a reader studies is the code that trains the models."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import platform
+import textwrap
 
 import torch
 
@@ -24,3 +27,16 @@ def setup(seed: int = 0) -> torch.device:
     print(f"aae_lib {__version__}, torch {torch.__version__}, Python "
           f"{platform.python_version()}; device {device_name(device)}; seed {seed}; {mode}")
     return device
+
+
+def show_source(*objects) -> None:
+    """Display the source of functions, methods or classes as highlighted code.
+
+    A chapter calls this instead of copying the code into a cell, so the lines on the page
+    cannot drift from the lines that ``aae_lib`` executes.
+    """
+    from IPython.display import Markdown, display
+
+    for item in objects:
+        source = textwrap.dedent(inspect.getsource(item))
+        display(Markdown(f"```python\n{source}```"))

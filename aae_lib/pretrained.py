@@ -13,8 +13,10 @@ the book's committed weights takes ``--replace-book-weights``::
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -22,7 +24,7 @@ import torch
 from . import checkpoints
 from .data import MNIST, load_mnist
 from .errors import AAEError, CheckpointError
-from .models import AdversarialAutoencoder
+from .models import AdversarialAutoencoder, ModelConfig
 from .recipes import BOOK_MODELS, RECIPES
 from .train import TrainConfig, Trainer, resolve_device
 
@@ -62,16 +64,18 @@ def export(trainer: Trainer, path: str | Path, schedule: str) -> Path:
 
 
 def load(name: str, device: str | torch.device = "cpu", folder: str | Path | None = None,
-         ) -> tuple[AdversarialAutoencoder, dict]:
-    """The committed model ``name`` in float32 on ``device``, and its manifest.
+         config: TrainConfig | None = None) -> tuple[AdversarialAutoencoder, dict]:
+    """The model saved as ``name`` in float32 on ``device``, and its manifest; its weights
+    must fit ``config`` (default: the book's config of that name).
 
     For a 2-D model the manifest also carries ``code_snapshots``: the codes of the first test
     images after every epoch of training (epochs × images × 2), for watching training happen.
     """
+    config = config or book_config(name)
     path = weights_path(name, folder)
-    expected = {"model": book_config(name).model.to_dict()}
+    expected = {"model": config.model.to_dict()}
     state, manifest = checkpoints.load(path, expected, map_location="cpu")
-    model = AdversarialAutoencoder(book_config(name).model)
+    model = AdversarialAutoencoder(config.model)
     snapshots = state.pop("code_snapshots", None)
     if snapshots is not None:
         manifest["code_snapshots"] = snapshots.float()
@@ -97,31 +101,54 @@ def smoke_subset(data: MNIST) -> MNIST:
                  data.test_labels[:1000])
 
 
+def with_changes(name: str, changes: dict) -> TrainConfig:
+    """The book's config ``name`` with some fields changed; a key may name a field of the
+    model (e.g. ``ncode``, ``mixture_radius``) or of the run (e.g. ``n_labeled``,
+    ``noise_std``)."""
+    config = book_config(name)
+    model_fields = {f.name for f in fields(ModelConfig)}
+    unknown = set(changes) - model_fields - {f.name for f in fields(TrainConfig)}
+    if unknown:
+        raise AAEError(f"{name} has no setting {', '.join(sorted(unknown))}")
+    model = replace(config.model, **{k: v for k, v in changes.items() if k in model_fields})
+    return replace(config, model=model,
+                   **{k: v for k, v in changes.items() if k not in model_fields})
+
+
+def variant_name(name: str, config: TrainConfig) -> str:
+    """``name`` for the book's own config, else ``name-<hash of the config>``, so weights
+    trained with other settings never shadow or replace the book's."""
+    if config == book_config(name):
+        return name
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    return f"{name}-{digest.hexdigest()[:8]}"
+
+
 def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | None = None,
-                  retrain: bool | None = None, smoke: bool | None = None,
+                  retrain: bool = False, smoke: bool | None = None, **changes,
                   ) -> tuple[AdversarialAutoencoder, dict]:
     """The notebooks' training cell: load weights that match, else train and save them.
 
-    Looks for the committed weights, then for weights trained earlier in ``$AAE_CHECKPOINTS``
-    (default ``~/.cache/aae_lib/checkpoints``). ``retrain`` (default ``$AAE_RETRAIN == "1"``)
-    skips both and trains ``epochs`` epochs (default: the full schedule on a GPU,
-    ``CPU_EPOCHS`` on a CPU), resuming an interrupted run; ``smoke`` (default
-    ``$AAE_SMOKE == "1"``) trains one epoch on a small subset, which is what CI runs. Prints
-    which of these happened.
+    ``changes`` alter the book's config (see ``with_changes``); then the committed weights do
+    not match and the model is trained, once: later calls load it from your folder. Looks for
+    the committed weights, then for weights trained earlier in ``$AAE_CHECKPOINTS`` (default
+    ``~/.cache/aae_lib/checkpoints``). ``retrain`` (or ``$AAE_RETRAIN=1``) skips both and
+    trains ``epochs`` epochs (default: the full schedule on a GPU, ``CPU_EPOCHS`` on a CPU),
+    resuming an interrupted run; ``smoke`` (default ``$AAE_SMOKE == "1"``) trains one epoch on
+    a small subset, which is what CI runs. Prints which of these happened.
     """
-    retrain = os.environ.get("AAE_RETRAIN") == "1" if retrain is None else retrain
+    retrain = retrain or os.environ.get("AAE_RETRAIN") == "1"
     smoke = os.environ.get("AAE_SMOKE") == "1" if smoke is None else smoke
     device = resolve_device(str(device))
-    own = user_weights_dir()
-    if smoke:
-        own = own / "smoke"
+    config = with_changes(name, changes)
+    stem = variant_name(name, config)
+    own = user_weights_dir() / ("smoke" if smoke else "")
     if not (retrain or smoke):
         for folder, origin in ((PRETRAINED_DIR, "the committed"), (own, "your own")):
-            if weights_path(name, folder).exists():
-                model, manifest = load(name, device, folder)
-                print(f"Loaded {origin} weights of {name}: {describe(manifest)}.")
+            if weights_path(stem, folder).exists():
+                model, manifest = load(stem, device, folder, config)
+                print(f"Loaded {origin} weights of {stem}: {describe(manifest)}.")
                 return model, manifest
-    config = book_config(name)
     data = load_mnist(device=device)
     if smoke:
         config = replace(config, validation=False, n_labeled=100 if config.n_labeled else None)
@@ -130,10 +157,9 @@ def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | 
         epochs = CPU_EPOCHS[name]
         print(f"On a CPU: training {epochs} of {config.epochs} epochs, as the committed "
               "weights were (pass epochs= to change it).")
-    train_and_export(name, config, data, device, own / "runs" / name, own, epochs,
+    train_and_export(stem, config, data, device, own / "runs" / stem, own, epochs,
                      ", smoke subset" if smoke else "")
-    model, manifest = load(name, device, own)
-    return model, manifest
+    return load(stem, device, own, config)
 
 
 def train_and_export(name: str, config: TrainConfig, data: MNIST, device: torch.device,
