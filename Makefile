@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Pinned for CI and this project's machines; the package itself accepts a range (pyproject.toml).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: all setup data demo book test bench notebooks clean
+.PHONY: all setup data demo book student test bench notebooks clean
 
 all: setup data demo book
 
@@ -31,11 +31,15 @@ book: $(PY)
 	$(VENV)/bin/jupyter-book build book -W --keep-going
 	@echo "serve it: $(PY) -m http.server --directory book/_build/html"
 
+# The students' edition: the notebooks without their solutions, into build/student.
+student: $(PY)
+	$(PY) tools/make_student.py build/student
+
 # pytest exits 5 when it collects nothing: that means the suite is broken, so it fails here too.
 PYTEST = tools/pytest_or_fail.sh $(PY) -m pytest
 
 # Unit, CLI, real-MNIST, site tests; then the notebooks twice with nbval: with the committed
-# weights (cells marked NBVAL_CHECK_OUTPUT must print the committed numbers), and in the smoke
+# weights (cells tagged nbval-check-output must print the committed numbers), and in the smoke
 # schedule, which retrains every model for one epoch on a subset to prove the training cells run.
 test: $(PY)
 	$(VENV)/bin/ruff check aae_lib tests benchmarks tools
@@ -48,7 +52,7 @@ bench: $(PY)
 	$(PY) -m benchmarks.train_speed
 
 clean:
-	rm -rf book/_build aae_out
+	rm -rf book/_build aae_out build
 
 # Re-run the notebooks in place (after changing them, aae_lib or the committed weights).
 notebooks: $(PY)
