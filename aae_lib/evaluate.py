@@ -52,6 +52,30 @@ def reconstruction_error(model: AdversarialAutoencoder, images: torch.Tensor,
     return total / images.numel()
 
 
+def cluster_error(model: AdversarialAutoencoder, validation_images: torch.Tensor,
+                  validation_labels: torch.Tensor, test_images: torch.Tensor,
+                  test_labels: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """Unsupervised clustering error, as the paper's Table 3 measures it.
+
+    Each cluster of the categorical head takes the label of the validation image it is most
+    confident about; a test image is then classified by its cluster's label. Returns the test
+    error and the label given to each cluster (-1 for a cluster no validation image chose).
+    """
+    with evaluation_mode(model):
+        validation = torch.cat([model.classify(model.prepare(x)).softmax(1)
+                                for x in validation_images.split(EVAL_BATCH)])
+        test_clusters = torch.cat([model.classify(model.prepare(x)).argmax(1)
+                                   for x in test_images.split(EVAL_BATCH)])
+    assigned = validation.argmax(1)
+    cluster_labels = torch.full((validation.shape[1],), -1, dtype=torch.long)
+    for cluster in assigned.unique().tolist():
+        members = (assigned == cluster).nonzero().flatten()
+        most_confident = members[validation[members, cluster].argmax()]
+        cluster_labels[cluster] = int(validation_labels[most_confident])
+    predicted = cluster_labels.to(test_clusters.device)[test_clusters]
+    return float((predicted != test_labels.to(predicted.device)).float().mean()), cluster_labels
+
+
 def component_agreement(codes: torch.Tensor, labels: torch.Tensor,
                         prior: PinwheelMixture) -> float:
     """Fraction of 2-D codes lying nearest to the mixture component of their own digit."""

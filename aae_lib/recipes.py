@@ -64,6 +64,15 @@ def paper_semisupervised(**overrides) -> TrainConfig:
     return TrainConfig(**{**settings, **overrides})
 
 
+def clustering(n_clusters: int, **overrides) -> TrainConfig:
+    """Unsupervised clustering (paper Table 3): a categorical head of ``n_clusters`` and a 5-D
+    style code, 2×3000 hidden units, 1500 epochs, no labels. The paper does not restate the
+    optimiser for this experiment; this recipe assumes its semi-supervised one."""
+    model = categorical(n_classes=n_clusters, ncode=5, hidden=3000, pixel_range="unit")
+    settings = dict(model=model, classify=False, n_labeled=None, epochs=1500, validation=True)
+    return paper_semisupervised(**{**settings, **overrides})
+
+
 # ----------------------------------------------------------------------------- the registry
 RECIPES: dict[str, TrainConfig] = {
     # The book's models (their committed weights are named after them).
@@ -74,10 +83,13 @@ RECIPES: dict[str, TrainConfig] = {
                                  validation=True, **REFERENCE_SCHEDULE),
     "supervised_ncode2": TrainConfig(model=supervised(2), **REFERENCE_SCHEDULE),
     "supervised_ncode10": TrainConfig(model=supervised(10), **REFERENCE_SCHEDULE),
+    "label_swiss_roll": TrainConfig(model=label_conditioned("swiss_roll"), **REFERENCE_SCHEDULE),
     "semisupervised_1000": paper_semisupervised(validation=True),
     # Setups that the command line and the benchmarks start from.
     "reference_semisupervised": reference_semisupervised(),
     "paper_semisupervised": paper_semisupervised(),
+    "clustering_16": clustering(16),
+    "clustering_30": clustering(30),
 }
 
 BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "label_gmm_10k",
@@ -92,4 +104,5 @@ def recipe(name: str, **overrides) -> TrainConfig:
 
 
 __all__ = ["RECIPES", "BOOK_MODELS", "recipe", "unsupervised", "label_conditioned",
-           "supervised", "categorical", "paper_semisupervised", "reference_semisupervised"]
+           "supervised", "categorical", "clustering", "paper_semisupervised",
+           "reference_semisupervised"]

@@ -1,0 +1,19 @@
+import torch
+
+from aae_lib import evaluate
+from aae_lib.models import AdversarialAutoencoder
+from aae_lib.recipes import categorical
+
+
+def test_cluster_error_labels_each_cluster_by_its_most_confident_validation_image():
+    model = AdversarialAutoencoder(categorical(n_classes=4, ncode=2, hidden=8))
+    images = torch.zeros(8, 784, dtype=torch.uint8)
+    clusters = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    confidence = torch.tensor([5.0, 5, 5, 5, 9, 9, 9, 9])  # the second half is surer
+    model.classify = lambda x: confidence[:, None] * torch.nn.functional.one_hot(clusters, 4)
+    validation_labels = torch.tensor([0, 0, 0, 0, 7, 1, 2, 3])
+    test_labels = torch.tensor([7, 1, 2, 5, 7, 1, 2, 3])  # one of the 8 disagrees
+    error, cluster_labels = evaluate.cluster_error(model, images, validation_labels, images,
+                                                   test_labels)
+    assert cluster_labels.tolist() == [7, 1, 2, 3]
+    assert error == 1 / 8
