@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 
 from .models import AdversarialAutoencoder
-from .priors import PinwheelMixture
+from .priors import PinwheelMixture, Prior
 
 EVAL_BATCH = 2000
 
@@ -99,6 +99,18 @@ def gaussian_fit(codes: torch.Tensor, generator: torch.Generator, n: int = 2000)
             "covariance_error": float((codes.T.cov() - eye).norm()),
             "mmd2": _mmd2(sample, prior[0]),
             "mmd2_between_prior_samples": _mmd2(prior[1], prior[0])}
+
+
+def prior_mmd(codes: torch.Tensor, prior: Prior, generator: torch.Generator,
+              n: int = 2000) -> dict[str, float]:
+    """How far codes are from any prior: MMD² (RBF kernel, bandwidth 1) between ``n`` codes
+    and ``n`` prior samples, beside MMD² between two prior samples of that size as the scale
+    that sampling noise alone gives."""
+    codes = codes.float()
+    sample = codes[torch.randperm(len(codes), generator=generator,
+                                  device=generator.device)[:n].to(codes.device)]
+    first, second = (prior.sample(len(sample), generator).to(codes.device) for _ in range(2))
+    return {"mmd2": _mmd2(sample, first), "mmd2_between_prior_samples": _mmd2(second, first)}
 
 
 def _mmd2(x: torch.Tensor, y: torch.Tensor) -> float:

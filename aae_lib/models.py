@@ -12,6 +12,9 @@ Every model of the paper is the same three parts wired differently:
   beside it (an 11-way one-hot: 10 digits + unlabeled, prior samples drawn from that digit's
   part of the prior).
 
+A variational autoencoder is the same encoder (with a Gaussian head) and decoder with
+``regularizer="kl"``: no adversary, a KL term to the prior instead, for the paper's comparison.
+
 The recipes in :mod:`aae_lib.recipes` name the paper's models as such configurations; the
 trainer loops over the adversaries and never asks which experiment it runs.
 """
@@ -30,6 +33,7 @@ from .priors import PRIOR_NAMES, UNLABELED, CategoricalPrior, Prior, make_prior
 
 N_CLASSES = 10
 DECODER_INPUTS = ("code", "code+label", "code+class")
+REGULARIZERS = ("adversarial", "kl")
 JUDGED_OUTPUTS = ("z", "y")
 
 
@@ -60,6 +64,7 @@ class ModelConfig:
     encoder_head: str = "deterministic"
     pixel_range: str = "signed"
     mixture_radius: float = 1.4  # the "gmm" prior's distance of each component from the origin
+    regularizer: str = "adversarial"  # "kl": a VAE, with the same networks and prior
 
     def __post_init__(self):
         if self.prior not in PRIOR_NAMES:
@@ -78,6 +83,15 @@ class ModelConfig:
             raise ValueError("a 'y' adversary or a 'code+class' decoder needs n_classes > 0")
         if self.decoder_input == "code+label" and self.n_classes:
             raise ValueError("a decoder given the true label has no use for a categorical head")
+        if self.regularizer not in REGULARIZERS:
+            raise ValueError(f"unknown regularizer {self.regularizer!r}; choose one of "
+                             f"{', '.join(REGULARIZERS)}")
+        vae = self.regularizer == "kl"
+        if vae and (self.adversaries or self.n_classes or self.encoder_head != "gaussian"):
+            raise ValueError("a VAE (regularizer 'kl') has a Gaussian encoder head, no "
+                             "adversaries and no categorical head")
+        if not vae and not self.adversaries:
+            raise ValueError("an adversarial autoencoder needs at least one adversary")
         if not self.mixture_radius > 0:
             raise ValueError(f"mixture_radius must be positive, not {self.mixture_radius}")
         self.make_prior()  # rejects shapes the prior cannot have

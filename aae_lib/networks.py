@@ -40,14 +40,25 @@ class Encoder(nn.Module):
         self.z_scale = nn.Linear(hidden, ncode) if head == "gaussian" else None
         self.class_logits = nn.Linear(hidden, n_classes) if n_classes else None
 
-    def forward(self, x: torch.Tensor, dropout: float = 0.0):
+    def _features(self, x: torch.Tensor, dropout: float) -> torch.Tensor:
         h = F.dropout(F.relu(self.hidden1(x)), dropout) if dropout else F.relu(self.hidden1(x))
-        h = F.dropout(F.relu(self.hidden2(h)), dropout) if dropout else F.relu(self.hidden2(h))
+        return F.dropout(F.relu(self.hidden2(h)), dropout) if dropout else F.relu(self.hidden2(h))
+
+    def forward(self, x: torch.Tensor, dropout: float = 0.0):
+        h = self._features(x, dropout)
         z = self.z_mean(h)
         if self.z_scale is not None and self.training:
             z = z + F.softplus(self.z_scale(h)) * torch.randn_like(z)
         logits = self.class_logits(h) if self.class_logits is not None else None
         return z, logits
+
+    def posterior(self, x: torch.Tensor, dropout: float = 0.0
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of the Gaussian head's q(z|x) (what a VAE needs)."""
+        if self.z_scale is None:
+            raise ValueError("a deterministic encoder has no posterior spread")
+        h = self._features(x, dropout)
+        return self.z_mean(h), F.softplus(self.z_scale(h))
 
 
 class Decoder(nn.Module):

@@ -33,6 +33,11 @@ class Prior:
         """Draw one code per label; ``UNLABELED`` entries come from the whole distribution."""
         return self.sample(len(labels), generator)
 
+    def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
+        """log p(z) of each code, (N,): what a VAE's KL term needs. An adversary never needs
+        it, which is why an AAE can use priors whose density has no closed form."""
+        raise NotImplementedError(f"the {self.name} prior has no log-density here")
+
 
 class GaussianPrior(Prior):
     """N(0, I): labels carry no information about where a code should be."""
@@ -41,6 +46,9 @@ class GaussianPrior(Prior):
 
     def sample(self, n, generator):
         return torch.randn(n, self.ncode, generator=generator, device=generator.device)
+
+    def log_prob(self, codes):
+        return -0.5 * codes.square().sum(1) - self.ncode / 2 * math.log(2 * math.pi)
 
 
 class PinwheelMixture(Prior):
@@ -101,6 +109,16 @@ class PinwheelMixture(Prior):
         random = torch.randint(self.n_components, labels.shape, generator=generator,
                                device=generator.device)
         return self.sample_components(torch.where(labels == UNLABELED, random, labels), generator)
+
+    def log_prob(self, codes):
+        pairs = codes.reshape(len(codes), -1, 1, 2)  # (N, pairs, 1, 2) against K components
+        angles = self.angles.to(codes.device)
+        radial = pairs[..., 0] * angles.cos() + pairs[..., 1] * angles.sin() - self.radius
+        tangential = -pairs[..., 0] * angles.sin() + pairs[..., 1] * angles.cos()
+        per_pair = (-0.5 * (radial / self.radial_std).square()
+                    - 0.5 * (tangential / self.tangential_std).square()
+                    - math.log(2 * math.pi * self.radial_std * self.tangential_std))
+        return torch.logsumexp(per_pair.sum(1), dim=1) - math.log(self.n_components)
 
     def nearest_component(self, codes: torch.Tensor) -> torch.Tensor:
         """The component each 2-D code most likely came from (by angle, as the mixture is)."""

@@ -25,6 +25,12 @@ def label_conditioned(prior: str = "gmm", ncode: int = 2, **options) -> ModelCon
                        **options)
 
 
+def vae(prior: str = "gaussian", ncode: int = 2, **options) -> ModelConfig:
+    """Paper Fig 2c/d: the same networks as a VAE (Gaussian encoder head, KL to the prior)."""
+    return ModelConfig(ncode=ncode, prior=prior, adversaries=(), encoder_head="gaussian",
+                       regularizer="kl", **options)
+
+
 def supervised(ncode: int = 2, **options) -> ModelConfig:
     """Paper Fig 6 (diagram) / Fig 7: the decoder gets the digit, so the code keeps the style."""
     return ModelConfig(ncode=ncode, decoder_input="code+label", **options)
@@ -78,6 +84,8 @@ RECIPES: dict[str, TrainConfig] = {
     # The book's models (their committed weights are named after them).
     "unsupervised_gaussian": TrainConfig(model=unsupervised("gaussian"), **REFERENCE_SCHEDULE),
     "unsupervised_gmm": TrainConfig(model=unsupervised("gmm"), **REFERENCE_SCHEDULE),
+    "vae_gaussian": TrainConfig(model=vae("gaussian"), **REFERENCE_SCHEDULE),
+    "vae_gmm": TrainConfig(model=vae("gmm"), **REFERENCE_SCHEDULE),
     "label_gmm_all": TrainConfig(model=label_conditioned("gmm"), **REFERENCE_SCHEDULE),
     "label_gmm_10k": TrainConfig(model=label_conditioned("gmm"), n_labeled=10_000,
                                  validation=True, **REFERENCE_SCHEDULE),
@@ -103,6 +111,6 @@ def recipe(name: str, **overrides) -> TrainConfig:
     return replace(RECIPES[name], **overrides)
 
 
-__all__ = ["RECIPES", "BOOK_MODELS", "recipe", "unsupervised", "label_conditioned",
+__all__ = ["RECIPES", "BOOK_MODELS", "recipe", "unsupervised", "vae", "label_conditioned",
            "supervised", "categorical", "clustering", "paper_semisupervised",
            "reference_semisupervised"]

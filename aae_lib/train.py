@@ -31,6 +31,7 @@ from .phases import (
     discriminator_loss,
     generator_loss,
     reconstruction_loss,
+    vae_losses,
 )
 
 # The reference's loss weights. A weight scales its phase's learning rate relative to these
@@ -257,8 +258,14 @@ class Trainer:
         targets = model.prepare(self.images[index])
         inputs = self._noisy(targets)
         labels = self.labels[index]
+        dropout = 1.0 - cfg.dropout_keep
+        if cfg.model.regularizer == "kl":  # the VAE: one step on reconstruction + KL
+            with self._autocast():
+                reconstruction, kl = vae_losses(model, inputs, targets, dropout)
+            self._step("reconstruction", reconstruction + kl)
+            return {"reconstruction": reconstruction.detach(), "kl": kl.detach()}
         with self._autocast():
-            loss = reconstruction_loss(model, inputs, targets, labels, 1.0 - cfg.dropout_keep)
+            loss = reconstruction_loss(model, inputs, targets, labels, dropout)
         losses = {"reconstruction": self._step("reconstruction", loss)}
         for adversary in cfg.model.adversaries:
             d_loss, g_loss = self.regularization_step(adversary, inputs, labels)

@@ -17,3 +17,14 @@ def test_cluster_error_labels_each_cluster_by_its_most_confident_validation_imag
                                                    test_labels)
     assert cluster_labels.tolist() == [7, 1, 2, 3]
     assert error == 1 / 8
+
+
+def test_prior_mmd_is_at_sampling_noise_for_prior_samples_and_large_for_a_collapsed_code():
+    from aae_lib.priors import make_prior
+
+    prior = make_prior("gmm", 2)
+    own = prior.sample(3000, torch.Generator().manual_seed(1))
+    fit = evaluate.prior_mmd(own, prior, torch.Generator().manual_seed(0))
+    assert fit["mmd2"] < 3 * fit["mmd2_between_prior_samples"] + 1e-3
+    collapsed = evaluate.prior_mmd(torch.zeros(3000, 2), prior, torch.Generator().manual_seed(0))
+    assert collapsed["mmd2"] > 20 * fit["mmd2"] + 0.05

@@ -9,14 +9,8 @@ from aae_lib import checkpoints, evaluate
 from aae_lib.data import MNIST
 from aae_lib.errors import CheckpointError, TrainingDiverged
 from aae_lib.models import ModelConfig
-from aae_lib.recipes import (
-    RECIPES,
-    categorical,
-    label_conditioned,
-    paper_semisupervised,
-    supervised,
-    unsupervised,
-)
+from aae_lib.recipes import (RECIPES, categorical, label_conditioned, paper_semisupervised,
+                             supervised, unsupervised, vae)
 from aae_lib.train import REFERENCE_WEIGHTS, TrainConfig, Trainer
 
 MODELS = {
@@ -275,3 +269,15 @@ def test_a_run_killed_between_weights_and_manifest_resumes_from_the_epoch_before
         capsys.readouterr().out
     resumed.fit()
     assert checkpoints.saved_epochs(tmp_path) == [0, 2]
+
+
+@pytest.mark.parametrize("prior", ["gaussian", "gmm"])
+def test_a_vae_is_the_same_networks_with_a_kl_term_instead_of_an_adversary(tiny, prior):
+    model = vae(prior, hidden=32)
+    trainer = Trainer(TrainConfig(model=model, epochs=3, batch_size=32, lr=1e-3), tiny,
+                      progress=False)
+    history = trainer.fit()
+    assert set(trainer.optimizers) == {"reconstruction"} and not trainer.model.discriminators
+    assert {"loss/reconstruction", "loss/kl"} <= history.keys()
+    assert history["loss/reconstruction"][-1] < history["loss/reconstruction"][0]
+    assert all(kl > 0 for kl in history["loss/kl"])
