@@ -215,7 +215,10 @@ class Trainer:
         optimizer.step()
         return loss.detach()
 
-    def _prior_samples(self, adversary: Adversary, labels: torch.Tensor) -> torch.Tensor:
+    def prior_samples(self, adversary: Adversary, labels: torch.Tensor) -> torch.Tensor:
+        """The "real" side of an adversary's game: one-hot class samples for the class head;
+        for the code, prior samples, from each labeled image's own part of the prior if the
+        adversary sees labels (unlabeled images get samples of the whole prior)."""
         if adversary.judges == "y":
             return self.model.class_prior.sample(len(labels), self.generator)
         if adversary.sees_label:
@@ -230,7 +233,7 @@ class Trainer:
         with self._autocast():
             codes, logits = model.encoder(inputs)
         fake = codes if adversary.judges == "z" else logits.float().softmax(1)
-        real = self._prior_samples(adversary, labels)
+        real = self.prior_samples(adversary, labels)
         if adversary.sees_label:
             condition = label_condition(labels)
             fake, real = torch.cat([fake, condition], 1), torch.cat([real, condition], 1)
