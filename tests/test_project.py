@@ -33,7 +33,18 @@ def test_environment_yml_names_the_same_packages_and_bounds_as_pyproject():
     assert conda_requirements() == pyproject_requirements()
 
 
+def commands(lines: list[str]) -> list[str]:
+    """The shell commands of some lines, without comments and blank lines."""
+    return [line.split("#", 1)[0].strip() for line in lines
+            if line.split("#", 1)[0].strip()]
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in readme and "make test" in ci
+    block = re.search(r"## Two commands\s+```bash\n(.*?)```", readme, re.S)
+    assert block, "README has no 'Two commands' block"
+    readme_commands = commands(block.group(1).splitlines())
+    ci_commands = commands((ROOT / ".ci" / "run").read_text().splitlines()[1:])
+    test_command = next(c for c in readme_commands if c.startswith("make test"))
+    assert test_command in ci_commands
+    assert ci_commands.index("make setup") < ci_commands.index(test_command)

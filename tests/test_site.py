@@ -298,3 +298,33 @@ def test_explorer_sliders_change_the_digit(browser, base_url: str, site_dir: Pat
         assert not log.failures + log.errors, f"{name}: {log.failures + log.errors}"
     if not explorers_seen:
         pytest.skip("no page of the book holds a latent explorer yet")
+
+
+def test_training_replay_slider_changes_the_codes_shown(browser, base_url: str, site_dir: Path,
+                                                        tmp_path):
+    replays_seen = 0
+    for name in site_pages(site_dir):
+        if "widget-state+json" not in (site_dir / name).read_text(encoding="utf-8"):
+            continue
+        page, log = open_page(browser, base_url + name)
+        wait_for_widgets(page)
+        replays = page.locator(".aae-replay")
+        for index in range(replays.count()):
+            replay = replays.nth(index)
+            replay.scroll_into_view_if_needed()
+            canvas = replay.locator("canvas.aae-replay-scatter")
+            page.wait_for_function(DIGIT_DRAWN, arg=canvas.element_handle(),
+                                   timeout=WIDGET_TIMEOUT_MS)
+            last_epoch = canvas.evaluate(DIGIT_IMAGE)
+            slider = replay.locator("input[type=range]")
+            slider.fill(slider.get_attribute("min"))
+            assert canvas.evaluate(DIGIT_IMAGE) != last_epoch, (
+                f"{name}: replay {index}: moving the epoch slider left the codes unchanged")
+            replay.screenshot(path=tmp_path / f"{name.replace('/', '__')}-replay-{index}.png")
+            replays_seen += 1
+        page.context.close()
+        assert not log.failures + log.errors, f"{name}: {log.failures + log.errors}"
+    if os.environ.get("CI") == "true":
+        assert replays_seen, "no page of the book holds a training replay"
+    elif not replays_seen:
+        pytest.skip("no page of the book holds a training replay yet")
