@@ -10,7 +10,7 @@ def test_squared_distances_match_the_direct_computation():
     g = torch.Generator().manual_seed(0)
     a, b = torch.rand(7, 784, generator=g), torch.rand(5, 784, generator=g)
     direct = (a[:, None] - b[None]).square().sum(-1)
-    assert torch.allclose(squared_distances(a, b), direct, rtol=1e-5)
+    assert torch.allclose(squared_distances(a, b), direct, rtol=1e-4)
 
 
 def test_one_sample_gives_the_gaussian_log_density():
