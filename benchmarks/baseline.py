@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
 from aae_lib.data import MNIST_SHA256, balanced_subset
-from aae_lib.models import N_CLASSES, AdversarialAutoencoder
+from aae_lib.models import N_CLASSES, AdversarialAutoencoder, ModelConfig
 from aae_lib.train import TrainConfig
 
 LR = 2e-4
@@ -37,6 +37,15 @@ def torchvision_root(mnist_dir: Path, root: Path) -> Path:
         if not link.exists():
             link.symlink_to((Path(mnist_dir) / name).resolve())
     return root
+
+
+def model_kind(model: ModelConfig) -> str:
+    """Which of the book's four models ``model`` is, as a typical implementation branches."""
+    if model.decoder_input == "code+class":
+        return "semisupervised"
+    if model.decoder_input == "code+label":
+        return "supervised"
+    return "label" if model.label_conditioned else "unsupervised"
 
 
 def forever(loader: Iterable) -> Iterator:
@@ -56,6 +65,7 @@ class BaselineTrainer:
     def __init__(self, config: TrainConfig, root: Path, n_train: int,
                  device: str | torch.device = "cpu"):
         self.config = config
+        self.kind = model_kind(config.model)
         self.device = torch.device(device)
         torch.manual_seed(config.seed)
         self.prior_rng = torch.Generator().manual_seed(config.seed)
@@ -73,7 +83,7 @@ class BaselineTrainer:
         self.reconstruction_optimizer = self._adam(encoder + list(model.decoder.parameters()))
         self.discriminator_z_optimizer = self._adam(model.discriminators["z"].parameters())
         self.generator_z_optimizer = self._adam(encoder)
-        if config.model.kind == "semisupervised":
+        if self.kind == "semisupervised":
             self.discriminator_y_optimizer = self._adam(model.discriminators["y"].parameters())
             self.generator_y_optimizer = self._adam(encoder)
             self.classifier_optimizer = self._adam(encoder)
@@ -95,7 +105,7 @@ class BaselineTrainer:
 
     def _sample_prior(self, labels: torch.Tensor) -> torch.Tensor:
         prior = self.model.prior
-        if self.config.model.kind == "label":
+        if self.kind == "label":
             codes = prior.sample_for_labels(labels, self.prior_rng)
         else:
             codes = prior.sample(len(labels), self.prior_rng)
@@ -123,7 +133,7 @@ class BaselineTrainer:
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         """One DataLoader batch through every phase; returns the logged losses."""
-        model, kind = self.model, self.config.model.kind
+        model, kind = self.model, self.kind
         images = images.view(len(images), -1).to(self.device)
         inputs = self._noisy(images)
         losses = {}

@@ -1,6 +1,6 @@
 """Where one epoch of aae_lib's trainer spends its time, by operator.
 
-    python -m benchmarks.profile_ours [--kind fig1-gmm] [--steps N] [--device auto|cpu|cuda]
+    python -m benchmarks.profile_ours [--kind fig2-gmm] [--steps N] [--device auto|cpu|cuda]
         [--data-dir DIR] [--ours-option FIELD=VALUE ...] [--rows N]
 
 Profiles the trainer exactly as benchmarks.train_speed times it (same data, warm-up and
@@ -22,7 +22,7 @@ from benchmarks.train_speed import KINDS, ours_trainer, parse_option, resolve_de
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_ours",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kind", choices=KINDS, default="fig1-gmm")
+    parser.add_argument("--kind", choices=KINDS, default="fig2-gmm")
     parser.add_argument("--steps", type=int, default=20, help="profiled minibatches")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--data-dir", type=Path, default=None)

@@ -6,25 +6,63 @@ import pytest
 import torch
 
 from aae_lib.data import find_mnist, load_mnist
-from aae_lib.models import ModelConfig
+from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
 from benchmarks import profile_ours, train_speed
-from benchmarks.baseline import BaselineTrainer, torchvision_root
+from benchmarks.baseline import BaselineTrainer, model_kind, torchvision_root
 
 
-def test_smoke_run_writes_positive_figures(tiny_mnist_dir, tmp_path):
+def test_smoke_run_writes_positive_figures(tiny_mnist_dir, tmp_path, capsys):
     path = tmp_path / "speed.json"
     train_speed.main(["--smoke", "--device", "cpu", "--data-dir", str(tiny_mnist_dir),
-                      "--kinds", "semisupervised", "--threads", "1", "--ours-option", "seed=1",
-                      "--json", str(path)])
+                      "--kinds", "semisupervised", "fig2-gmm", "--threads", "1",
+                      "--precisions", "fp32", "--ours-option", "seed=1", "--json", str(path)])
     report = json.loads(path.read_text())
     assert {"device", "torch", "batch_size", "steps", "repeats", "kinds"} <= report.keys()
     assert report["ours_options"] == {"seed": 1}
+    assert report["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert report["machine"]["threads"] == 1
+    assert report["peak_gflops"]["fp32"] > 0
     row = report["kinds"]["semisupervised"]
-    assert row["speed_ratio"] > 0 and row["memory_ratio"] > 0
-    for side in ("ours", "baseline"):
-        assert row[side]["examples_per_second"] > 0
-        assert row[side]["peak_memory_bytes"] > 0
+    assert set(row) == {"ours-fp32", "baseline"}
+    assert row["ours-fp32"]["speed_ratio"] > 0 and row["ours-fp32"]["memory_ratio"] > 0
+    for side in row.values():
+        assert side["examples_per_second"] > 0 and side["epoch_seconds"] > 0
+        assert side["peak_memory_bytes"] > 0
+        assert side["matmul_gflop_per_step"] > 0 and side["efficiency"] > 0
+    # The machine is named beside every number: on each row and in the Fig 2 summary.
+    tag = train_speed.machine_tag(report["machine"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("semisupervised", "fig2-gmm",
+                                                                  "  ours", "  baseline"))]
+    assert len(rows) == 6 and all(tag in line for line in rows)
+    assert "Fig 2 (mixture prior" in out
+
+
+def test_precision_option_picks_the_sides():
+    args = train_speed.parse_args(["--ours-option", "precision=bf16", "--ours-option", "seed=2"])
+    assert args.precisions == ["bf16"] and dict(args.ours_option) == {"seed": 2}
+
+
+def test_step_flops_match_the_count_by_hand(tiny_mnist_dir):
+    """The FLOP counter sees every product of Fig 2's step, forward and backward, and no more:
+    no input gradient for the image, none for the discriminator's weights in the generator step.
+    """
+    batch, image, hidden, code = 50, 784, 32, 2
+    config = TrainConfig(model=unsupervised("gmm", hidden=hidden), batch_size=128)
+    trainer = Trainer(config, load_mnist(tiny_mnist_dir), "cpu", progress=False)
+
+    def dis(n):
+        return 2 * n * (code * hidden + hidden * hidden + hidden)
+
+    enc = 2 * batch * (image * hidden + hidden * hidden + hidden * code)
+    dec = 2 * batch * (code * hidden + hidden * hidden + hidden * image)
+    first_layer = 2 * batch * image * hidden
+    expected = (3 * (enc + dec) - first_layer  # reconstruction
+                + enc  # the encoder forward shared by the two adversarial steps
+                + 3 * dis(2 * batch) - 2 * 2 * batch * code * hidden  # discriminator
+                + 2 * dis(batch) + 2 * enc - first_layer)  # generator
+    assert train_speed.step_flops(trainer, torch.arange(batch)) == expected
 
 
 def test_ours_options_set_trainconfig_fields():
@@ -38,14 +76,15 @@ def test_ours_options_set_trainconfig_fields():
 
 
 @pytest.mark.parametrize("model", [
-    ModelConfig(kind="unsupervised", prior="gmm", hidden=32),
-    ModelConfig(kind="label", prior="gmm", hidden=32),
-    ModelConfig(kind="supervised", hidden=32),
-    ModelConfig(kind="semisupervised", ncode=10, hidden=32),
-], ids=lambda model: model.kind)
+    unsupervised("gmm", hidden=32),
+    label_conditioned("gmm", hidden=32),
+    supervised(hidden=32),
+    categorical(hidden=32),
+], ids=model_kind)
 def test_baseline_computes_the_same_losses_as_ours(tiny_mnist_dir, tmp_path, model):
     """Same weights, batch and prior draws: every phase's loss agrees, step after step."""
-    config = TrainConfig(model=model, batch_size=128)  # no input noise: its RNG streams differ
+    # No input noise: its RNG streams differ. The baseline classifies whenever there are classes.
+    config = TrainConfig(model=model, batch_size=128, classify=bool(model.n_classes))
     ours = Trainer(config, load_mnist(tiny_mnist_dir), "cpu", progress=False)
     root = torchvision_root(find_mnist(tiny_mnist_dir), tmp_path / "torchvision")
     baseline = BaselineTrainer(config, root, n_train=50)
