@@ -49,7 +49,8 @@ def test_step_flops_match_the_count_by_hand(tiny_mnist_dir):
     no input gradient for the image, none for the discriminator's weights in the generator step.
     """
     batch, image, hidden, code = 50, 784, 32, 2
-    config = TrainConfig(model=unsupervised("gmm", hidden=hidden), batch_size=128)
+    config = TrainConfig(model=unsupervised("gmm", hidden=hidden), batch_size=128,
+                         precision="fp32")
     trainer = Trainer(config, load_mnist(tiny_mnist_dir), "cpu", progress=False)
 
     def dis(n):
@@ -84,7 +85,9 @@ def test_ours_options_set_trainconfig_fields():
 def test_baseline_computes_the_same_losses_as_ours(tiny_mnist_dir, tmp_path, model):
     """Same weights, batch and prior draws: every phase's loss agrees, step after step."""
     # No input noise: its RNG streams differ. The baseline classifies whenever there are classes.
-    config = TrainConfig(model=model, batch_size=128, classify=bool(model.n_classes))
+    # fp32 on both sides, whatever "auto" would pick on this machine.
+    config = TrainConfig(model=model, batch_size=128, classify=bool(model.n_classes),
+                         precision="fp32")
     ours = Trainer(config, load_mnist(tiny_mnist_dir), "cpu", progress=False)
     root = torchvision_root(find_mnist(tiny_mnist_dir), tmp_path / "torchvision")
     baseline = BaselineTrainer(config, root, n_train=50)
@@ -109,4 +112,6 @@ def test_baseline_computes_the_same_losses_as_ours(tiny_mnist_dir, tmp_path, mod
 def test_profile_prints_the_busiest_operators(tiny_mnist_dir, capsys):
     profile_ours.main(["--device", "cpu", "--data-dir", str(tiny_mnist_dir), "--steps", "1",
                        "--rows", "5"])
-    assert "aten::addmm" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "aten::addmm" in out
+    assert "per step (fp32)" in out and "matmul" in out
