@@ -33,6 +33,7 @@ from .phases import (
     reconstruction_loss,
     vae_losses,
 )
+from .precision import resolve_precision
 
 # The reference's loss weights. A weight scales its phase's learning rate relative to these
 # values: the reference feeds each weighted loss to its own Adam, which is blind to a constant
@@ -72,7 +73,9 @@ class TrainConfig:
     validation: bool = False  # hold out 10 000 training images for validation
     classify_every: int = 1  # classification step every n minibatches
     seed: int = 0
-    precision: str = "fp32"  # "bf16": bfloat16 autocast for the forward passes (speed option)
+    # "bf16": bfloat16 autocast for the forward passes; "auto": bf16 where the hardware does it
+    # natively and a start-up probe finds it faster, fp32 elsewhere (aae_lib.precision)
+    precision: str = "auto"
 
     def __post_init__(self):
         problems = []
@@ -152,7 +155,7 @@ class Trainer:
                  save_dir: str | Path | None = None, keep_every: int = 10,
                  progress: bool = True, on_epoch_end: Callable[[Trainer], None] | None = None):
         self.device = torch.device(device)
-        self.precision = config.precision
+        self.precision = resolve_precision(config.precision, self.device)
         self.config = config
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.keep_every = keep_every

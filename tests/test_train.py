@@ -9,8 +9,15 @@ from aae_lib import checkpoints, evaluate
 from aae_lib.data import MNIST
 from aae_lib.errors import CheckpointError, TrainingDiverged
 from aae_lib.models import ModelConfig
-from aae_lib.recipes import (RECIPES, categorical, label_conditioned, paper_semisupervised,
-                             supervised, unsupervised, vae)
+from aae_lib.recipes import (
+    RECIPES,
+    categorical,
+    label_conditioned,
+    paper_semisupervised,
+    supervised,
+    unsupervised,
+    vae,
+)
 from aae_lib.train import REFERENCE_WEIGHTS, TrainConfig, Trainer
 
 MODELS = {
@@ -39,7 +46,7 @@ def tiny():
 
 
 def config(name="unsupervised", **overrides):
-    settings = dict(model=MODELS[name], epochs=2, batch_size=32, lr=1e-3)
+    settings = dict(model=MODELS[name], epochs=2, batch_size=32, lr=1e-3, precision="fp32")
     if name in ("label", "semisupervised"):
         settings["n_labeled"] = 50
     settings["classify"] = name == "semisupervised"
