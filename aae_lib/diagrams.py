@@ -71,12 +71,12 @@ def architecture(config: ModelConfig, title: str = "") -> Figure:
     for adversary in config.adversaries:
         judged = adversary.judges
         row = 2.2 if judged == "z" else -0.9
-        column = 7.3 if judged == "z" else 7.2
+        column = 7.2
         name = f"D_{judged}"
         box(name, column, row, f"discriminator D_{judged}", ADVERSARY, 2.0)
         arrow(judged, name, "fake")
         prior = f"{config.prior} prior" if judged == "z" else f"one-hot, {config.n_classes} classes"
-        box(f"prior_{judged}", 9.4, row, prior, DATA, 1.5)
+        box(f"prior_{judged}", 9.55, row, prior, DATA, 1.3)
         arrow(f"prior_{judged}", name, "real")
         if adversary.sees_label:
             box("label", 4.8, 2.2, "label or 'unlabeled'", DATA, 1.7)
