@@ -95,10 +95,13 @@ def describe(manifest: dict) -> str:
             f"torch {manifest['versions']['torch']}")
 
 
-def smoke_subset(data: MNIST) -> MNIST:
-    """1280 training and 1000 test images: enough for CI to prove a training cell runs."""
-    return MNIST(data.train_images[:1280], data.train_labels[:1280], data.test_images[:1000],
-                 data.test_labels[:1000])
+def smoke_run(config: TrainConfig, data: MNIST) -> tuple[TrainConfig, MNIST]:
+    """A config and data for one quick epoch: 1280 training and 1000 test images, no
+    validation split, 100 labels where the model uses labels. Enough for CI to prove that a
+    model trains."""
+    subset = MNIST(data.train_images[:1280], data.train_labels[:1280], data.test_images[:1000],
+                   data.test_labels[:1000])
+    return replace(config, validation=False, n_labeled=100 if config.n_labeled else None), subset
 
 
 def with_changes(name: str, changes: dict) -> TrainConfig:
@@ -151,8 +154,7 @@ def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | 
                 return model, manifest
     data = load_mnist(device=device)
     if smoke:
-        config = replace(config, validation=False, n_labeled=100 if config.n_labeled else None)
-        data, epochs = smoke_subset(data), 1
+        (config, data), epochs = smoke_run(config, data), 1
     elif epochs is None and device.type == "cpu":
         epochs = CPU_EPOCHS[name]
         print(f"On a CPU: training {epochs} of {config.epochs} epochs, as the committed "
@@ -163,9 +165,10 @@ def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | 
 
 
 def train_and_export(name: str, config: TrainConfig, data: MNIST, device: torch.device,
-                     run_dir: Path, out_dir: Path, epochs: int | None, note: str = "") -> Path:
+                     run_dir: Path, out_dir: Path, epochs: int | None, note: str = "",
+                     progress: bool = True) -> Trainer:
     """Train (resuming from ``run_dir``) and export the inference weights to ``out_dir``."""
-    trainer = Trainer(config, data, device, save_dir=run_dir)
+    trainer = Trainer(config, data, device, save_dir=run_dir, progress=progress)
     if trainer.resume():
         print(f"resumed {name} after epoch {trainer.epochs_done - 1}")
     trainer.fit(epochs)
@@ -173,7 +176,7 @@ def train_and_export(name: str, config: TrainConfig, data: MNIST, device: torch.
                 f"(lr ÷10 at epochs {', '.join(map(str, config.lr_milestones))}){note}")
     path = export(trainer, weights_path(name, out_dir), schedule)
     print(f"Trained {name}: {trainer.speed_report()}; saved {path}.")
-    return path
+    return trainer
 
 
 def main(argv: list[str] | None = None) -> None:
