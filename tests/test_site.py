@@ -267,21 +267,34 @@ DIGIT_DRAWN = "canvas => canvas.getContext('2d').getImageData(0, 0, 1, 1).data[3
 DIGIT_IMAGE = "canvas => canvas.toDataURL()"
 
 
-def test_explorer_sliders_change_the_digit(browser, base_url: str, site_dir: Path, tmp_path):
-    explorers_seen = 0
+def pages_with_widgets(browser, base_url: str, site_dir: Path) -> Iterator[tuple[str, object]]:
+    """Each page holding saved widget state, opened with its widgets rendered; after the caller
+    is done with a page, it must have logged no failed request and no console error."""
     for name in site_pages(site_dir):
         if "widget-state+json" not in (site_dir / name).read_text(encoding="utf-8"):
             continue
         page, log = open_page(browser, base_url + name)
         wait_for_widgets(page)
+        yield name, page
+        page.context.close()
+        assert not log.failures + log.errors, f"{name}: {log.failures + log.errors}"
+
+
+def drawn_canvas(page, widget, selector: str):
+    """The widget's canvas, scrolled into view once the widget has drawn on it."""
+    widget.scroll_into_view_if_needed()
+    canvas = widget.locator(selector)
+    page.wait_for_function(DIGIT_DRAWN, arg=canvas.element_handle(), timeout=WIDGET_TIMEOUT_MS)
+    return canvas
+
+
+def test_explorer_sliders_change_the_digit(browser, base_url: str, site_dir: Path, tmp_path):
+    explorers_seen = 0
+    for name, page in pages_with_widgets(browser, base_url, site_dir):
         explorers = page.locator(".aae-explorer")
         for index in range(explorers.count()):
             explorer = explorers.nth(index)
-            explorer.scroll_into_view_if_needed()
-            digit = explorer.locator("canvas.aae-digit")
-            page.wait_for_function(
-                DIGIT_DRAWN, arg=digit.element_handle(), timeout=WIDGET_TIMEOUT_MS
-            )
+            digit = drawn_canvas(page, explorer, "canvas.aae-digit")
             shown = digit.evaluate(DIGIT_IMAGE)
             for slider_index, value in enumerate(("max", "min")):
                 slider = explorer.locator("input[type=range]").nth(slider_index)
@@ -294,8 +307,6 @@ def test_explorer_sliders_change_the_digit(browser, base_url: str, site_dir: Pat
                 shown = moved
             explorer.screenshot(path=tmp_path / f"{name.replace('/', '__')}-{index}.png")
             explorers_seen += 1
-        page.context.close()
-        assert not log.failures + log.errors, f"{name}: {log.failures + log.errors}"
     if not explorers_seen:
         pytest.skip("no page of the book holds a latent explorer yet")
 
@@ -303,18 +314,11 @@ def test_explorer_sliders_change_the_digit(browser, base_url: str, site_dir: Pat
 def test_training_replay_slider_changes_the_codes_shown(browser, base_url: str, site_dir: Path,
                                                         tmp_path):
     replays_seen = 0
-    for name in site_pages(site_dir):
-        if "widget-state+json" not in (site_dir / name).read_text(encoding="utf-8"):
-            continue
-        page, log = open_page(browser, base_url + name)
-        wait_for_widgets(page)
+    for name, page in pages_with_widgets(browser, base_url, site_dir):
         replays = page.locator(".aae-replay")
         for index in range(replays.count()):
             replay = replays.nth(index)
-            replay.scroll_into_view_if_needed()
-            canvas = replay.locator("canvas.aae-replay-scatter")
-            page.wait_for_function(DIGIT_DRAWN, arg=canvas.element_handle(),
-                                   timeout=WIDGET_TIMEOUT_MS)
+            canvas = drawn_canvas(page, replay, "canvas.aae-replay-scatter")
             last_epoch = canvas.evaluate(DIGIT_IMAGE)
             slider = replay.locator("input[type=range]")
             slider.fill(slider.get_attribute("min"))
@@ -322,8 +326,6 @@ def test_training_replay_slider_changes_the_codes_shown(browser, base_url: str, 
                 f"{name}: replay {index}: moving the epoch slider left the codes unchanged")
             replay.screenshot(path=tmp_path / f"{name.replace('/', '__')}-replay-{index}.png")
             replays_seen += 1
-        page.context.close()
-        assert not log.failures + log.errors, f"{name}: {log.failures + log.errors}"
     if os.environ.get("CI") == "true":
         assert replays_seen, "no page of the book holds a training replay"
     elif not replays_seen:
