@@ -24,3 +24,19 @@ def test_the_control_learns_from_labels_alone_and_picks_its_epoch_on_validation(
 def test_the_control_refuses_to_choose_on_the_test_set():
     with pytest.raises(ValueError, match="validation"):
         train_classifier_alone(paper_semisupervised(), None, epochs=1)
+
+
+@pytest.mark.mnist
+def test_the_control_command_writes_every_label_draw_and_their_spread(tmp_path, capsys):
+    import json
+
+    from aae_lib import control
+
+    out = tmp_path / "control.json"
+    control.main(["--seeds", "0", "1", "--epochs", "1", "--out", str(out)])
+    summary = json.loads(out.read_text())
+    errors = [100 * (1 - run["test_accuracy"]) for run in summary["runs"]]
+    assert [run["seed"] for run in summary["runs"]] == [0, 1]
+    assert summary["test_error_mean"] == pytest.approx(sum(errors) / 2)
+    assert 0 < summary["test_error_mean"] < 90  # better than chance after one epoch
+    assert "over 2 label draws" in capsys.readouterr().out
