@@ -55,3 +55,24 @@ def test_weights_of_another_config_are_refused(book_data):
 def test_unknown_book_model_lists_the_choices():
     with pytest.raises(KeyError, match="semisupervised_1000"):
         pretrained.book_config("vae")
+
+
+def test_export_goes_to_the_user_folder_and_keeps_the_book_weights(book_data, capsys):
+    committed = book_data / "committed"
+    committed.mkdir()
+    (committed / "unsupervised_gmm.pt").write_bytes(b"the book's weights")
+    pretrained.main(["unsupervised_gmm", "--epochs", "1", "--device", "cpu",
+                     "--runs", str(book_data / "runs")])
+    assert (committed / "unsupervised_gmm.pt").read_bytes() == b"the book's weights"
+    assert (book_data / "checkpoints" / "unsupervised_gmm.pt").exists()
+    assert "checkpoints/unsupervised_gmm.pt" in capsys.readouterr().out
+
+
+def test_replacing_the_book_weights_takes_its_flag(book_data):
+    pretrained.main(["unsupervised_gmm", "--epochs", "1", "--device", "cpu",
+                     "--runs", str(book_data / "runs"), "--replace-book-weights"])
+    model, _ = pretrained.load("unsupervised_gmm", folder=book_data / "committed")
+    assert model.decode(torch.zeros(1, 2)).shape == (1, 784)
+    with pytest.raises(SystemExit):  # one destination or the other, not both
+        pretrained.main(["unsupervised_gmm", "--out", str(book_data / "mine"),
+                         "--replace-book-weights"])
