@@ -111,7 +111,8 @@ def load(path: str | Path, expected: dict[str, dict] | None = None, ignore: tupl
     for section, wanted in (expected or {}).items():
         differences = config_differences(manifest.get(section, {}), wanted, ignore)
         if differences:
-            raise CheckpointError(f"{path} was made with another {section} config: "
+            what = "model" if section == "model" else "training"
+            raise CheckpointError(f"{path} was made with another {what} config: "
                                   + "; ".join(differences))
     if sha256_of(path) != manifest.get("sha256"):
         raise CheckpointError(f"{path} does not match the SHA-256 in its manifest: "

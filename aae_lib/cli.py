@@ -29,7 +29,7 @@ from .errors import AAEError, TrainingDiverged
 from .figures_cli import draw_codes, draw_samples
 from .priors import PRIOR_NAMES
 from .recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised, unsupervised
-from .train import REFERENCE_WEIGHTS, TrainConfig, Trainer, device_name, resolve_device
+from .train import REFERENCE_WEIGHTS, TrainConfig, Trainer, plural, resolve_device
 
 WEIGHT_FLAGS = {"encw": "reconstruction", "genw": "generator_z", "disw": "discriminator_z",
                 "clsw": "classification", "ygenw": "generator_y", "ydisw": "discriminator_y"}
@@ -328,10 +328,6 @@ def run_name(config: TrainConfig) -> str:
     return name
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def runs_in(save_dir: Path) -> list[str]:
     """Names of the folders in ``save_dir`` that hold a complete checkpoint."""
     if not save_dir.is_dir():
@@ -401,11 +397,8 @@ def train(trainer: Trainer) -> None:
                   f"{with_changes}{advice}")
             return
         print(f"resuming from epoch {trainer.epochs_done - 1} in {folder}{with_changes}")
-    done_before = trainer.epochs_done
     trainer.fit()
-    trained = trainer.epochs_done - done_before
-    print(f"trained {plural(trained, 'epoch')} on {device_name(trainer.device)} "
-          f"({trainer.precision}) at {trainer.speed:,.0f} examples/s")
+    print(trainer.speed_report())
     print(f"checkpoints in {folder}; look at them with --generate/--viz and the same flags, "
           f"or --run {folder.name}")
 

@@ -179,11 +179,18 @@ def train_and_export(name: str, config: TrainConfig, data: MNIST, device: torch.
     return trainer
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m aae_lib.pretrained",
                                      description="train and export one of the book's models")
     parser.add_argument("name", choices=sorted(BOOK_MODELS))
-    parser.add_argument("--epochs", type=int, help="stop after this many (default: the "
+    parser.add_argument("--epochs", type=positive_int, help="stop after this many (default: the "
                         "config's full schedule; milestones stay where the schedule puts them)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="fp32")

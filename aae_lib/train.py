@@ -170,6 +170,7 @@ class Trainer:
         self.resumptions: list[dict] = []  # settings changed when the run was resumed
         self.epochs_done = 0
         self.speed = float("nan")  # examples per second over the last fit()
+        self.epochs_trained = 0  # by the last fit()
         view = labeled_view(data.to(self.device), config.n_labeled, config.validation,
                             config.seed)
         self.images, self.labels, self.labeled_index = view.images, view.labels, view.labeled
@@ -347,7 +348,7 @@ class Trainer:
         target = self.config.epochs if epochs is None else epochs
         if self.save_dir is not None:
             checkpoints.ensure_writable(self.save_dir)
-        examples, seconds = 0, 0.0
+        examples, seconds, self.epochs_trained = 0, 0.0, 0
         while self.epochs_done < target:
             start = time.perf_counter()
             losses = self.train_epoch()
@@ -362,6 +363,7 @@ class Trainer:
                 self.code_snapshots.append(evaluate.encode_all(
                     self.model, self.eval_images[:SNAPSHOT_IMAGES]).half().cpu())
             self.epochs_done += 1
+            self.epochs_trained += 1
             if self.save_dir is not None:
                 self.save()
             if self.on_epoch_end is not None:
@@ -379,9 +381,10 @@ class Trainer:
                f"({seconds:.0f} s)"
 
     def speed_report(self) -> str:
-        if math.isnan(self.speed):
-            return f"{self.epochs_done} epochs were already done: nothing left to train"
-        return (f"trained {self.epochs_done} epochs on {device_name(self.device)} "
+        """One line on the last fit(): epochs trained, device, precision, examples/s."""
+        if not self.epochs_trained:
+            return f"{plural(self.epochs_done, 'epoch')} already done: nothing left to train"
+        return (f"trained {plural(self.epochs_trained, 'epoch')} on {device_name(self.device)} "
                 f"({self.precision}) at {self.speed:,.0f} examples/s")
 
     # ----------------------------------------------------------------------------- checkpoints
@@ -458,6 +461,10 @@ class Trainer:
             return False
         self.load(checkpoints.epoch_path(self.save_dir, epoch))
         return True
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def device_name(device: torch.device) -> str:

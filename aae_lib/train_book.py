@@ -17,6 +17,7 @@ import multiprocessing
 import time
 from pathlib import Path
 
+from .pretrained import PRETRAINED_DIR, positive_int, user_weights_dir
 from .recipes import BOOK_MODELS
 
 
@@ -56,9 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"book models to train (default: all): {', '.join(BOOK_MODELS)}")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--jobs", type=int, default=2, help="models trained at once")
-    parser.add_argument("--epochs", type=int, help="stop each model after this many epochs "
-                        "(default: its full schedule)")
+    parser.add_argument("--jobs", type=positive_int, default=2, help="models trained at once")
+    parser.add_argument("--epochs", type=positive_int,
+                        help="stop each model after this many epochs (default: its full schedule)")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--out", type=Path, help="where the weights go (default: "
@@ -68,13 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="one epoch of each model on a small subset (what CI runs)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f"--jobs must be at least 1, not {args.jobs}")
     unknown = [name for name in args.names if name not in BOOK_MODELS]
     if unknown:
         parser.error(f"no book model {', '.join(unknown)}; choose from {', '.join(BOOK_MODELS)}")
-    from .pretrained import PRETRAINED_DIR, user_weights_dir
-
     out = PRETRAINED_DIR if args.replace_book_weights else args.out or user_weights_dir()
     names = args.names or list(BOOK_MODELS)
     start = time.perf_counter()

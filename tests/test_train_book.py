@@ -22,7 +22,7 @@ def test_every_book_model_trains_in_parallel_processes_and_exports(tmp_path, cap
     assert "all 3 models, 2 at a time" in table
 
 
-@pytest.mark.parametrize("argv, message", [(["--jobs", "0"], "--jobs must be at least 1"),
+@pytest.mark.parametrize("argv, message", [(["--jobs", "0"], "--jobs: must be at least 1"),
                                            (["vae"], "no book model vae; choose from")])
 def test_bad_arguments_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit):
