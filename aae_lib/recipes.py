@@ -104,7 +104,8 @@ RECIPES: dict[str, TrainConfig] = {
 }
 
 BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "label_gmm_10k",
-               "supervised_ncode2", "supervised_ncode10", "semisupervised_1000")
+               "supervised_ncode2", "supervised_ncode10", "semisupervised_1000", "vae_gaussian",
+               "vae_gmm")
 
 
 def recipe(name: str, **overrides) -> TrainConfig:
