@@ -105,7 +105,7 @@ RECIPES: dict[str, TrainConfig] = {
 
 BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "label_gmm_10k",
                "supervised_ncode2", "supervised_ncode10", "semisupervised_1000", "vae_gaussian",
-               "vae_gmm")
+               "vae_gmm", "label_swiss_roll")
 
 
 def recipe(name: str, **overrides) -> TrainConfig:
