@@ -193,10 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     ours.add_argument("--classify_every", type=whole_number(1),
                       help="semi-supervised: classification step every n minibatches "
                            "(default 1; reference: 10)")
-    ours.add_argument("--precision", choices=("fp32", "bf16"),
-                      help="fp32 (default) or bf16: bfloat16 autocast for the forward passes, "
-                           "faster on CPUs with native bfloat16 and on GPUs (see "
-                           "benchmarks/README.md)")
+    ours.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                      help="auto (default): bfloat16 autocast for the forward passes where the "
+                           "hardware does it natively and a start-up probe finds it faster, "
+                           "fp32 elsewhere; fp32 or bf16 force one (see benchmarks/README.md)")
     ours.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -272,7 +272,7 @@ def config_from_args(args) -> TrainConfig:
                for flag, phase in WEIGHT_FLAGS.items()}
     labels = pick(args.n_labeled, DEFAULT_LABELS.get(args.kind, ALL_LABELS))
     common = dict(epochs=pick(args.maxepoch, 100), seed=pick(args.seed, 0), weights=weights,
-                  dropout_keep=pick(args.dropout, 1.0), precision=pick(args.precision, "fp32"),
+                  dropout_keep=pick(args.dropout, 1.0), precision=pick(args.precision, "auto"),
                   n_labeled=None if labels == ALL_LABELS else labels)
     encoder = pick(args.encoder, "deterministic")
     noise = NOISE_STD if args.noise else 0.0
@@ -323,7 +323,7 @@ def run_name(config: TrainConfig) -> str:
         name += f"_classify_every{config.classify_every}"
     if config.seed:
         name += f"_seed{config.seed}"
-    if config.precision != "fp32":
+    if config.precision != "auto":
         name += f"_{config.precision}"
     return name
 

@@ -12,6 +12,7 @@ import torch
 
 from aae_lib import checkpoints, cli, plots
 from aae_lib.cli import config_from_args, divergence_advice, main, parse_flags, run_name
+from aae_lib.precision import resolve_precision
 
 
 @pytest.fixture
@@ -251,7 +252,9 @@ def test_one_line_per_epoch_with_the_metric_even_without_progress_bar(run):
     assert [line.split(":")[0] for line in epochs] == ["epoch 0/2", "epoch 1/2"]
     assert all("discriminator_z" in line and "component_agreement/test" in line
                for line in epochs)
-    assert "trained 2 epochs on cpu (fp32) at" in out
+    # --precision auto (the default) resolves as on this machine
+    resolved = resolve_precision("auto", torch.device("cpu"))
+    assert f"trained 2 epochs on cpu ({resolved}) at" in out
 
 
 def test_figures_every_n_epochs_leave_training_unchanged(run, tmp_path):
