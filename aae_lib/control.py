@@ -41,9 +41,8 @@ def train_classifier_alone(config: TrainConfig, data: MNIST, epochs: int,
     images, labels = view.images[view.labeled], view.labels[view.labeled]
     history: dict[str, list[float]] = {"accuracy/validation": [], "accuracy/test": []}
     for epoch in range(epochs):
-        decay = 0.1 ** sum(epoch >= m for m in config.lr_milestones)
         for group in optimizer.param_groups:
-            group["lr"] = config.phase_lr("classification") * decay
+            group["lr"] = config.phase_lr("classification", epoch)
         model.train()
         for index in batch_indices(len(images), config.batch_size, generator, device):
             inputs = add_input_noise(model.prepare(images[index]), config.noise_std,

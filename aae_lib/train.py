@@ -135,11 +135,13 @@ class TrainConfig:
             names += [f"discriminator_{adversary.judges}", f"generator_{adversary.judges}"]
         return names + (["classification"] if self.classify else [])
 
-    def phase_lr(self, phase: str) -> float:
+    def phase_lr(self, phase: str, epoch: int = 0) -> float:
+        """The phase's learning rate in ``epoch``: divided by 10 at each milestone passed."""
         base = {"reconstruction": self.lr,
                 "classification": self.classification_lr}.get(phase, self.adversarial_lr)
         weight = self.weights.get(phase, REFERENCE_WEIGHTS[phase])
-        return (self.lr if base is None else base) * weight / REFERENCE_WEIGHTS[phase]
+        decay = 0.1 ** sum(epoch >= m for m in self.lr_milestones)
+        return (self.lr if base is None else base) * weight / REFERENCE_WEIGHTS[phase] * decay
 
     def phase_momentum(self, phase: str) -> float:
         adversarial = phase.startswith(("generator", "discriminator"))
@@ -194,10 +196,9 @@ class Trainer:
         return torch.optim.Adam(params, lr=lr, betas=(momentum, 0.999), fused=True)
 
     def _set_learning_rates(self, epoch: int) -> None:
-        decay = 0.1 ** sum(epoch >= m for m in self.config.lr_milestones)
         for phase, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
-                group["lr"] = self.config.phase_lr(phase) * decay
+                group["lr"] = self.config.phase_lr(phase, epoch)
 
     # ----------------------------------------------------------------------------- one step
     def _noisy(self, images: torch.Tensor) -> torch.Tensor:
