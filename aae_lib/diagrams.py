@@ -66,8 +66,8 @@ def architecture(config: ModelConfig, title: str = "") -> Figure:
     if config.decoder_input == "code+label":
         box("digit", 6.9, -0.2, "digit (one-hot)", DATA, 1.5)
         arrow("digit", "decoder")
-    if config.decoder_input == "code+class":
-        arrow("y", "decoder")
+    if config.decoder_reads_class:  # concatenated to z, or as its cluster head added to z
+        arrow("y", "decoder", "z + W·y" if config.decoder_input == "cluster_heads" else "")
     for adversary in config.adversaries:
         judged = adversary.judges
         row = 2.2 if judged == "z" else -0.9
@@ -75,7 +75,7 @@ def architecture(config: ModelConfig, title: str = "") -> Figure:
         name = f"D_{judged}"
         box(name, column, row, f"discriminator D_{judged}", ADVERSARY, 2.0)
         arrow(judged, name, "fake")
-        prior = f"{config.prior} prior" if judged == "z" else f"one-hot, {config.n_classes} classes"
+        prior = f"{config.prior} prior" if judged == "z" else f"one-hot ({config.n_classes})"
         box(f"prior_{judged}", 9.55, row, prior, DATA, 1.3)
         arrow(f"prior_{judged}", name, "real")
         if adversary.sees_label:

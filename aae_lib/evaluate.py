@@ -31,6 +31,13 @@ def encode_all(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Ten
         return torch.cat([model.encode(model.prepare(x)) for x in images.split(EVAL_BATCH)])
 
 
+def represent_all(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:
+    """What the decoder reads for uint8 images: the codes, or for a cluster-head model the
+    low-dimensional map (code plus cluster heads)."""
+    with evaluation_mode(model):
+        return torch.cat([model.represent(model.prepare(x)) for x in images.split(EVAL_BATCH)])
+
+
 def accuracy(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of ``images`` (all of them, not a mean of batch means) classified correctly."""
     with evaluation_mode(model):

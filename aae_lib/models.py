@@ -5,8 +5,9 @@ Every model of the paper is the same three parts wired differently:
 - the **encoder** maps an image to a code z, and, if ``n_classes`` is set, also to logits of a
   categorical head y;
 - the **decoder** maps back to an image from z alone (``decoder_input="code"``), from z and the
-  true digit as a one-hot (``"code+label"``), or from z and the categorical head's softmax
-  (``"code+class"``);
+  true digit as a one-hot (``"code+label"``), from z and the categorical head's softmax
+  (``"code+class"``), or from z plus a learned position ("cluster head") of the softmax's
+  class in the code space (``"cluster_heads"``: the paper's dimensionality reduction);
 - each **adversary** judges one output of the encoder (``"z"`` against the model's prior, or
   ``"y"`` against one-hot samples of a uniform categorical), optionally seeing the image's label
   beside it (an 11-way one-hot: 10 digits + unlabeled, prior samples drawn from that digit's
@@ -32,7 +33,7 @@ from .networks import Decoder, Discriminator, Encoder
 from .priors import PRIOR_NAMES, UNLABELED, CategoricalPrior, Prior, make_prior
 
 N_CLASSES = 10
-DECODER_INPUTS = ("code", "code+label", "code+class")
+DECODER_INPUTS = ("code", "code+label", "code+class", "cluster_heads")
 REGULARIZERS = ("adversarial", "kl")
 JUDGED_OUTPUTS = ("z", "y")
 
@@ -65,6 +66,8 @@ class ModelConfig:
     pixel_range: str = "signed"
     mixture_radius: float = 1.4  # the "gmm" prior's distance of each component from the origin
     regularizer: str = "adversarial"  # "kl": a VAE, with the same networks and prior
+    # "cluster_heads" decoders: pairs of heads closer than this are pushed apart
+    cluster_head_spacing: float = 0.0
 
     def __post_init__(self):
         if self.prior not in PRIOR_NAMES:
@@ -78,9 +81,13 @@ class ModelConfig:
         judged = [a.judges for a in self.adversaries]
         if len(set(judged)) != len(judged):
             raise ValueError(f"one adversary per output, got {judged}")
-        needs_head = "y" in judged or self.decoder_input == "code+class"
+        needs_head = "y" in judged or self.decoder_input in ("code+class", "cluster_heads")
         if needs_head and not self.n_classes:
-            raise ValueError("a 'y' adversary or a 'code+class' decoder needs n_classes > 0")
+            raise ValueError(f"a 'y' adversary or a {self.decoder_input!r} decoder needs "
+                             "n_classes > 0")
+        if (self.cluster_head_spacing > 0) != (self.decoder_input == "cluster_heads"):
+            raise ValueError("a 'cluster_heads' decoder needs a positive cluster_head_spacing, "
+                             "and only it has one")
         if self.decoder_input == "code+label" and self.n_classes:
             raise ValueError("a decoder given the true label has no use for a categorical head")
         if self.regularizer not in REGULARIZERS:
@@ -118,8 +125,14 @@ class ModelConfig:
 
     @property
     def decoder_features(self) -> int:
-        return {"code": 0, "code+label": N_CLASSES, "code+class": self.n_classes}[
-            self.decoder_input]
+        """Inputs the decoder takes beside the code (cluster heads are added to it instead)."""
+        return {"code": 0, "code+label": N_CLASSES, "code+class": self.n_classes,
+                "cluster_heads": 0}[self.decoder_input]
+
+    @property
+    def decoder_reads_class(self) -> bool:
+        """Whether the decoder is given the encoder's own class probabilities."""
+        return self.decoder_input in ("code+class", "cluster_heads")
 
 
 class AdversarialAutoencoder(nn.Module):
@@ -137,6 +150,9 @@ class AdversarialAutoencoder(nn.Module):
             a.judges: Discriminator(self.judged_features(a), config.hidden)
             for a in config.adversaries})
         self.class_prior = CategoricalPrior(config.n_classes) if config.n_classes else None
+        # One learned point of the code space per class: the map shows class c around head c.
+        self.cluster_heads = (nn.Linear(config.n_classes, config.ncode, bias=False)
+                              if config.decoder_input == "cluster_heads" else None)
 
     def judged_features(self, adversary: Adversary) -> int:
         size = self.config.ncode if adversary.judges == "z" else self.config.n_classes
@@ -156,23 +172,43 @@ class AdversarialAutoencoder(nn.Module):
             raise ValueError("this model has no categorical head")
         return self.encoder(images)[1]
 
+    def decoder_code(self, codes: torch.Tensor, labels: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+        """What the decoder reads: the code, completed by ``labels`` (digit or class indices,
+        or probabilities) when the decoder takes more than the code.
+
+        For cluster heads this is the model's low-dimensional representation of the image:
+        the code plus the probability-weighted heads of the classes.
+        """
+        if self.config.decoder_input == "code":
+            return codes
+        if labels is None:
+            raise ValueError(f"this decoder's input is {self.config.decoder_input}: pass labels")
+        if not labels.is_floating_point():
+            n = self.config.n_classes or N_CLASSES
+            labels = F.one_hot(labels.to(codes.device), n)
+        labels = labels.to(codes.dtype)
+        if self.cluster_heads is not None:
+            return codes + self.cluster_heads(labels)
+        return torch.cat([codes, labels], dim=1)
+
     def decode(self, codes: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Images from codes; ``labels`` (digit or class indices, or probabilities) complete the
-        decoder's input when it takes more than the code."""
-        if self.config.decoder_input != "code":
-            if labels is None:
-                raise ValueError(f"this decoder's input is {self.config.decoder_input}: "
-                                 "pass labels")
-            if not labels.is_floating_point():
-                labels = F.one_hot(labels.to(codes.device), self.config.decoder_features)
-            codes = torch.cat([codes, labels.to(codes.dtype)], dim=1)
-        return self.decoder(codes)
+        """Images from codes (and ``labels``, as :meth:`decoder_code` combines them)."""
+        return self.decoder(self.decoder_code(codes, labels))
+
+    def represent(self, images: torch.Tensor) -> torch.Tensor:
+        """The encoder's summary of float images as the decoder reads it (for a cluster-head
+        model: code plus heads, the 2-D map; otherwise the code)."""
+        codes, logits = self.encoder(images)
+        if self.config.decoder_input == "cluster_heads":
+            return self.decoder_code(codes, logits.softmax(1))
+        return codes
 
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None
                     ) -> torch.Tensor:
         """Encode and decode; a decoder fed the class head gets the encoder's own softmax."""
         codes, logits = self.encoder(images)
-        if self.config.decoder_input == "code+class":
+        if self.config.decoder_reads_class:
             labels = logits.softmax(1)
         return self.decode(codes, labels)
 
@@ -185,8 +221,8 @@ class AdversarialAutoencoder(nn.Module):
         else:
             codes = self.prior.sample(n, generator)
         if self.config.decoder_input != "code" and labels is None:
-            labels = torch.randint(self.config.decoder_features, (n,), generator=generator,
-                                   device=generator.device)
+            labels = torch.randint(self.config.n_classes or N_CLASSES, (n,),
+                                   generator=generator, device=generator.device)
         return self.decode(codes, labels if self.config.decoder_input != "code" else None)
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:

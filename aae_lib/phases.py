@@ -33,10 +33,18 @@ def reconstruction_loss(model: AdversarialAutoencoder, inputs: torch.Tensor,
     encoder's softmax; one fed the true label gets ``decoder_labels``.
     """
     codes, logits = model.encoder(inputs, dropout=dropout)
-    if model.config.decoder_input == "code+class":
+    if model.config.decoder_reads_class:
         decoder_labels = logits.softmax(1)
     error = model.decode(codes, decoder_labels).float() - targets
     return 0.5 * error.square().sum(1).mean()
+
+
+def cluster_head_penalty(heads: torch.Tensor, spacing: float) -> torch.Tensor:
+    """Keeps the cluster heads (one per row) apart: every pair closer than ``spacing`` adds
+    how much closer it is. Without it nothing stops two heads, and so two classes, from
+    sitting on top of each other in the map. Added to the reconstruction loss."""
+    distances = torch.pdist(heads.float())
+    return (spacing - distances).clamp(min=0).sum()
 
 
 def vae_losses(model: AdversarialAutoencoder, inputs: torch.Tensor, targets: torch.Tensor,

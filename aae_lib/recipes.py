@@ -40,7 +40,8 @@ def categorical(n_classes: int = N_CLASSES, ncode: int = 10, **options) -> Model
     """Paper Fig 8 (diagram): a style code and a categorical head, each with its adversary;
     the decoder sees both. Semi-supervised with labels (Table 2), clustering without (Table 3).
     """
-    return ModelConfig(ncode=ncode, n_classes=n_classes, decoder_input="code+class",
+    options = {"decoder_input": "code+class", **options}
+    return ModelConfig(ncode=ncode, n_classes=n_classes,
                        adversaries=(Adversary("z"), Adversary("y")), **options)
 
 
@@ -73,12 +74,35 @@ def paper_semisupervised(**overrides) -> TrainConfig:
     return TrainConfig(**{**settings, **overrides})
 
 
-def clustering(n_clusters: int, **overrides) -> TrainConfig:
+def clustering(n_clusters: int, hidden: int = 1000, **overrides) -> TrainConfig:
     """Unsupervised clustering (paper Table 3): a categorical head of ``n_clusters`` and a 5-D
-    style code, 2×3000 hidden units, 1500 epochs, no labels. The paper does not restate the
-    optimiser for this experiment; this recipe assumes its semi-supervised one."""
-    model = categorical(n_classes=n_clusters, ncode=5, hidden=3000, pixel_range="unit")
+    style code, 1500 epochs, no labels; the cluster error is measured every epoch.
+
+    The paper's networks have 2×3000 hidden units (``hidden=3000``); the book's have 1000 like
+    every other model here, because on a 2-core CPU a 3000-unit epoch takes 378 s against
+    48 s. The paper does not restate the optimiser for this experiment; this recipe assumes its
+    semi-supervised one."""
+    model = categorical(n_classes=n_clusters, ncode=5, hidden=hidden, pixel_range="unit")
     settings = dict(model=model, classify=False, n_labeled=None, epochs=1500, validation=True)
+    return paper_semisupervised(**{**settings, **overrides})
+
+
+# Cluster heads at least this far apart, against a N(0, I) code: each class's cloud
+# (radius about 2) stays clear of its neighbours'. The paper names a threshold without its value.
+CLUSTER_HEAD_SPACING = 6.0
+
+
+def dimensionality_reduction(n_clusters: int, n_labeled: int | None = None,
+                             **overrides) -> TrainConfig:
+    """The paper's dimensionality reduction: the semi-supervised architecture with a 2-D code,
+    whose decoder reads code + W·softmax(y), W holding one learned 2-D "cluster head" per
+    class. The map of an image is that sum. Heads closer than ``CLUSTER_HEAD_SPACING`` are
+    pushed apart. With ``n_labeled`` the head is also trained as a classifier (10 classes);
+    without, it clusters. Optimiser and schedule: the paper's semi-supervised recipe."""
+    model = categorical(n_classes=n_clusters, ncode=2, pixel_range="unit",
+                        decoder_input="cluster_heads", cluster_head_spacing=CLUSTER_HEAD_SPACING)
+    settings = dict(model=model, classify=n_labeled is not None, n_labeled=n_labeled,
+                    epochs=1500, validation=True)
     return paper_semisupervised(**{**settings, **overrides})
 
 
@@ -96,11 +120,13 @@ RECIPES: dict[str, TrainConfig] = {
     "supervised_ncode10": TrainConfig(model=supervised(10), **BOOK),
     "label_swiss_roll": TrainConfig(model=label_conditioned("swiss_roll"), **BOOK),
     "semisupervised_1000": paper_semisupervised(validation=True, precision="fp32"),
+    "clustering_16": clustering(16, precision="fp32"),
+    "clustering_30": clustering(30, precision="fp32"),
+    "reduction_20_clusters": dimensionality_reduction(20, precision="fp32"),
+    "reduction_1000_labels": dimensionality_reduction(10, n_labeled=1000, precision="fp32"),
     # Setups that the command line and the benchmarks start from.
     "reference_semisupervised": reference_semisupervised(),
     "paper_semisupervised": paper_semisupervised(),
-    "clustering_16": clustering(16),
-    "clustering_30": clustering(30),
 }
 
 BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "label_gmm_10k",
@@ -116,5 +142,6 @@ def recipe(name: str, **overrides) -> TrainConfig:
 
 
 __all__ = ["RECIPES", "BOOK_MODELS", "recipe", "unsupervised", "vae", "label_conditioned",
-           "supervised", "categorical", "clustering", "paper_semisupervised",
+           "supervised", "categorical", "clustering", "dimensionality_reduction",
+           "paper_semisupervised",
            "reference_semisupervised"]

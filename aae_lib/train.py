@@ -28,6 +28,7 @@ from .models import AdversarialAutoencoder, Adversary, ModelConfig, label_condit
 from .phases import (
     add_input_noise,
     classification_loss,
+    cluster_head_penalty,
     discriminator_loss,
     generator_loss,
     reconstruction_loss,
@@ -185,7 +186,8 @@ class Trainer:
         """Each phase updates its own parameters with its own optimiser."""
         model, cfg = self.model, self.config
         if phase == "reconstruction":
-            params = list(model.encoder.parameters()) + list(model.decoder.parameters())
+            heads = [] if model.cluster_heads is None else list(model.cluster_heads.parameters())
+            params = list(model.encoder.parameters()) + list(model.decoder.parameters()) + heads
         elif phase.startswith("discriminator_"):
             params = list(model.discriminators[phase.removeprefix("discriminator_")].parameters())
         else:  # the generator steps and classification move the encoder only
@@ -274,6 +276,9 @@ class Trainer:
             return {"reconstruction": reconstruction.detach(), "kl": kl.detach()}
         with self._autocast():
             loss = reconstruction_loss(model, inputs, targets, labels, dropout)
+        if model.cluster_heads is not None:
+            loss = loss + cluster_head_penalty(model.cluster_heads.weight.T,
+                                               cfg.model.cluster_head_spacing)
         losses = {"reconstruction": self._step("reconstruction", loss)}
         for adversary in cfg.model.adversaries:
             d_loss, g_loss = self.regularization_step(adversary, inputs, labels)
@@ -342,6 +347,10 @@ class Trainer:
             labeled = self.labeled_index
             metrics["accuracy/train"] = evaluate.accuracy(self.model, self.images[labeled],
                                                           self.labels[labeled])
+        elif self.config.model.n_classes and self.config.validation:  # clusters, no labels
+            metrics["cluster_error/test"] = evaluate.cluster_error(
+                self.model, self.validation_images, self.validation_labels, self.eval_images,
+                self.eval_labels)[0]
         return metrics
 
     def fit(self, epochs: int | None = None) -> dict[str, list[float]]:
@@ -361,7 +370,7 @@ class Trainer:
             for name, value in record.items():
                 self.history[name].append(value)
             if self.config.model.ncode == 2:
-                self.code_snapshots.append(evaluate.encode_all(
+                self.code_snapshots.append(evaluate.represent_all(
                     self.model, self.eval_images[:SNAPSHOT_IMAGES]).half().cpu())
             self.epochs_done += 1
             self.epochs_trained += 1

@@ -63,6 +63,24 @@ def test_a_clustering_model_is_a_configuration_with_more_classes():
     assert model.decoder.net[0].in_features == 5 + 16
 
 
+def cluster_head_model(**options):
+    return categorical(n_classes=4, ncode=2, hidden=16, decoder_input="cluster_heads",
+                       cluster_head_spacing=3.0, **options)
+
+
+def test_a_cluster_head_model_maps_an_image_to_its_code_plus_its_classes_heads():
+    model = AdversarialAutoencoder(cluster_head_model()).eval()
+    x = model.prepare(images())
+    codes, logits = model.encoder(x)
+    heads = model.cluster_heads.weight.T  # one row per class
+    assert torch.allclose(model.represent(x), codes + logits.softmax(1) @ heads)
+    assert model.decoder.net[0].in_features == 2  # the decoder reads the 2-D map only
+    assert torch.allclose(model.decoder_code(torch.zeros(1, 2), torch.tensor([3])), heads[3:])
+    assert torch.equal(model.represent(x), model.represent(x))
+    plain = AdversarialAutoencoder(categorical(ncode=2, hidden=16)).eval()
+    assert torch.equal(plain.represent(x), plain.encode(x))
+
+
 def test_unit_pixel_range_uses_sigmoid_output():
     model = AdversarialAutoencoder(ModelConfig(pixel_range="unit", hidden=16))
     x = model.prepare(images())
@@ -104,6 +122,9 @@ def test_mixture_radius_reaches_the_prior():
         dict(adversaries=(Adversary("z"), Adversary("z"))),
         dict(decoder_input="code+class"),
         dict(mixture_radius=0.0),
+        dict(cluster_head_spacing=2.0),
+        dict(decoder_input="cluster_heads", n_classes=4,
+             adversaries=(Adversary("z"), Adversary("y"))),
     ],
 )
 def test_bad_configs_are_refused(bad):

@@ -9,6 +9,7 @@ from aae_lib import checkpoints, evaluate
 from aae_lib.data import MNIST
 from aae_lib.errors import CheckpointError, TrainingDiverged
 from aae_lib.models import ModelConfig
+from aae_lib.phases import cluster_head_penalty
 from aae_lib.recipes import (
     RECIPES,
     categorical,
@@ -106,6 +107,40 @@ def test_validation_split_holds_out_images_the_run_never_trains_on(tiny):
     assert trainer.labeled_index.max() < len(trainer.images)
     history = trainer.fit()
     assert {"accuracy/validation", "reconstruction_error/validation"} <= history.keys()
+
+
+def test_a_clustering_run_measures_its_cluster_error_on_the_test_set_every_epoch(tiny):
+    big = MNIST(tiny.train_images.repeat(60, 1), tiny.train_labels.repeat(60),
+                tiny.test_images, tiny.test_labels)
+    model = categorical(n_classes=12, ncode=5, hidden=32)
+    trainer = Trainer(config(model=model, validation=True, epochs=2), big, progress=False)
+    history = trainer.fit()
+    assert "accuracy/test" not in history  # no labels: the head is never called a classifier
+    error, cluster_labels = evaluate.cluster_error(
+        trainer.model, trainer.validation_images, trainer.validation_labels,
+        trainer.eval_images, trainer.eval_labels)
+    assert history["cluster_error/test"] == [pytest.approx(history["cluster_error/test"][0]),
+                                             error]
+    assert cluster_labels.shape == (12,)
+
+
+def test_cluster_head_penalty_counts_only_pairs_closer_than_the_spacing():
+    heads = torch.tensor([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0]])
+    assert cluster_head_penalty(heads, 3.0).item() == pytest.approx(2.0)
+    assert cluster_head_penalty(heads, 1.0).item() == 0.0
+
+
+def test_training_spreads_the_cluster_heads_and_records_the_map(tiny):
+    model = categorical(n_classes=5, ncode=2, hidden=32, pixel_range="unit",
+                        decoder_input="cluster_heads", cluster_head_spacing=2.0)
+    trainer = Trainer(config(model=model, optimizer="sgd", lr=0.01, momentum=0.9, epochs=4),
+                      tiny, progress=False)
+    assert torch.pdist(trainer.model.cluster_heads.weight.T).min() < 1.0
+    trainer.fit()
+    assert torch.pdist(trainer.model.cluster_heads.weight.T).min() > 1.8
+    snapshot = trainer.code_snapshots[-1].float()
+    assert torch.allclose(snapshot, evaluate.represent_all(trainer.model, tiny.test_images),
+                          atol=1e-2 * snapshot.abs().max())
 
 
 def test_same_seed_gives_identical_weights_and_another_seed_does_not(tiny):
