@@ -22,6 +22,7 @@ GAP = 1.12  # arrows start and end this far outside a box, relative to its half 
 def architecture(config: ModelConfig, title: str = "") -> Figure:
     """A block diagram of the model: encoder, decoder, and one discriminator per adversary."""
     fig, ax = plt.subplots(figsize=(8.5, 3.6 if config.n_classes else 3.0))
+    plt.close(fig)  # returned, not also drawn by the inline backend: one diagram per cell
     ax.set_xlim(0, 10.3)
     ax.set_ylim(-1.6 if config.n_classes else -0.6, 2.6)
     ax.axis("off")

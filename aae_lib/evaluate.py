@@ -46,6 +46,19 @@ def accuracy(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.
     return correct / len(labels)
 
 
+def class_probabilities(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:
+    """q(y|x) of the categorical head for uint8 images: (images, classes)."""
+    with evaluation_mode(model):
+        return torch.cat([model.classify(model.prepare(x)).softmax(1)
+                          for x in images.split(EVAL_BATCH)])
+
+
+def cluster_sizes(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:
+    """How many of ``images`` the categorical head puts in each cluster (its argmax)."""
+    return torch.bincount(class_probabilities(model, images).argmax(1),
+                          minlength=model.config.n_classes)
+
+
 def reconstruction_error(model: AdversarialAutoencoder, images: torch.Tensor,
                          labels: torch.Tensor) -> float:
     """Mean squared error per pixel on the [0, 1] scale, comparable across pixel ranges."""
@@ -68,11 +81,8 @@ def cluster_error(model: AdversarialAutoencoder, validation_images: torch.Tensor
     confident about; a test image is then classified by its cluster's label. Returns the test
     error and the label given to each cluster (-1 for a cluster no validation image chose).
     """
-    with evaluation_mode(model):
-        validation = torch.cat([model.classify(model.prepare(x)).softmax(1)
-                                for x in validation_images.split(EVAL_BATCH)])
-        test_clusters = torch.cat([model.classify(model.prepare(x)).argmax(1)
-                                   for x in test_images.split(EVAL_BATCH)])
+    validation = class_probabilities(model, validation_images)
+    test_clusters = class_probabilities(model, test_images).argmax(1)
     assigned = validation.argmax(1)
     cluster_labels = torch.full((validation.shape[1],), -1, dtype=torch.long)
     for cluster in assigned.unique().tolist():

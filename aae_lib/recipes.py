@@ -120,6 +120,7 @@ RECIPES: dict[str, TrainConfig] = {
     "supervised_ncode10": TrainConfig(model=supervised(10), **BOOK),
     "label_swiss_roll": TrainConfig(model=label_conditioned("swiss_roll"), **BOOK),
     "semisupervised_1000": paper_semisupervised(validation=True, precision="fp32"),
+    "semisupervised_100": paper_semisupervised(validation=True, precision="fp32", n_labeled=100),
     "clustering_16": clustering(16, precision="fp32"),
     "clustering_30": clustering(30, precision="fp32"),
     "reduction_20_clusters": dimensionality_reduction(20, precision="fp32"),
@@ -131,7 +132,7 @@ RECIPES: dict[str, TrainConfig] = {
 
 BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "label_gmm_10k",
                "supervised_ncode2", "supervised_ncode10", "semisupervised_1000", "vae_gaussian",
-               "vae_gmm", "label_swiss_roll")
+               "vae_gmm", "label_swiss_roll", "clustering_16", "reduction_1000_labels")
 
 
 def recipe(name: str, **overrides) -> TrainConfig:

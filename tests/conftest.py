@@ -1,10 +1,53 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by the test modules.
+
+Chromium, for the browser tests (test_site, test_jupyterlab), is the one ``AAE_CHROMIUM`` names,
+else ``chromium`` on the PATH (Debian's package, see tools/install_chromium.sh); without it those
+tests skip, except under CI=true, where they fail.
+"""
 
 import hashlib
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import torch
+
+CHROMIUM = os.environ.get("AAE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip for want of a tool on a developer's machine; fail on CI, which must have it."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required when CI=true)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Chromium driven by Playwright, shared by the browser tests."""
+    if not Path(CHROMIUM).is_file():
+        missing(f"no Chromium at {CHROMIUM}: apt-get install chromium, or set AAE_CHROMIUM")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("Python playwright is not installed")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture

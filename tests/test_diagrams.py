@@ -2,6 +2,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from aae_lib.diagrams import architecture  # noqa: E402
@@ -13,7 +14,7 @@ def texts(figure):
 
 
 @pytest.mark.parametrize("name", ["unsupervised_gmm", "label_gmm_all", "supervised_ncode2",
-                                  "semisupervised_1000"])
+                                  "semisupervised_1000", "reduction_1000_labels"])
 def test_the_diagram_shows_what_enters_each_network(name):
     model = RECIPES[name].model
     shown = texts(architecture(model, name))
@@ -21,3 +22,10 @@ def test_the_diagram_shows_what_enters_each_network(name):
     assert ("digit (one-hot)" in shown) == (model.decoder_input == "code+label")
     assert ("label or 'unlabeled'" in shown) == model.label_conditioned
     assert f"code z ({model.ncode}-D)" in shown and f"{model.prior} prior" in shown
+    assert ("z + W·y" in shown) == (model.decoder_input == "cluster_heads")
+
+
+def test_a_diagram_is_returned_once_not_also_left_open_for_the_inline_backend():
+    open_before = plt.get_fignums()
+    architecture(RECIPES["unsupervised_gmm"].model)
+    assert plt.get_fignums() == open_before

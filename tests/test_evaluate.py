@@ -17,6 +17,9 @@ def test_cluster_error_labels_each_cluster_by_its_most_confident_validation_imag
                                                    test_labels)
     assert cluster_labels.tolist() == [7, 1, 2, 3]
     assert error == 1 / 8
+    assert evaluate.cluster_sizes(model, images).tolist() == [2, 2, 2, 2]
+    model.classify = lambda x: torch.zeros(len(x), 4).index_fill_(1, torch.tensor([2]), 1.0)
+    assert evaluate.cluster_sizes(model, images).tolist() == [0, 0, 8, 0]  # a collapsed head
 
 
 def test_prior_mmd_is_at_sampling_noise_for_prior_samples_and_large_for_a_collapsed_code():

@@ -6,8 +6,7 @@ another host, without console errors, with all images decoded and all math types
 latent explorer must change its digit when a slider moves, with no kernel behind the page.
 Screenshots of every page are kept in pytest's temporary folder.
 
-Chromium is the one ``AAE_CHROMIUM`` names, else ``chromium`` on the PATH (Debian's package,
-see tools/install_chromium.sh); without it the tests skip, except under CI=true, where they fail.
+Chromium comes from conftest's ``browser`` fixture, which test_jupyterlab.py shares.
 """
 
 import functools
@@ -20,7 +19,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
 from urllib.parse import urlparse
 
 import pytest
@@ -29,42 +27,10 @@ import yaml
 pytestmark = pytest.mark.site
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("AAE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOST = "127.0.0.1"
 # Schemes that never leave the page: inline images and anywidget's in-memory modules.
 LOCAL_SCHEMES = {"data", "blob", "about"}
 WIDGET_TIMEOUT_MS = 20_000
-
-
-def missing(reason: str) -> NoReturn:
-    """Skip for want of a tool on a developer's machine; fail on CI, which must have it."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (required when CI=true)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).is_file():
-        missing(f"no Chromium at {CHROMIUM}: apt-get install chromium, or set AAE_CHROMIUM")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("Python playwright is not installed")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.mnist
 
 
 def test_every_book_model_trains_in_parallel_processes_and_exports(tmp_path, capsys):
-    names = ["unsupervised_gmm", "supervised_ncode2", "semisupervised_1000"]
+    names = ["unsupervised_gmm", "supervised_ncode2", "semisupervised_1000", "clustering_16"]
     train_book.main([*names, "--device", "cpu", "--jobs", "2", "--smoke",
                      "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
     table = capsys.readouterr().out
@@ -19,7 +19,12 @@ def test_every_book_model_trains_in_parallel_processes_and_exports(tmp_path, cap
         model, manifest = pretrained.load(name, folder=tmp_path / "out")
         assert manifest["epochs_done"] == 1 and "smoke subset" in manifest["schedule"]
         assert torch.isfinite(model.encode(torch.zeros(1, 784))).all()
-    assert "all 3 models, 2 at a time" in table
+        # a smoke run with a validation split keeps it, and measures what the full run does
+        validated = pretrained.book_config(name).validation
+        assert ("reconstruction_error/validation" in manifest["history"]) == validated
+    assert "cluster_error/test" in pretrained.load("clustering_16", folder=tmp_path / "out")[1][
+        "history"]
+    assert "all 4 models, 2 at a time" in table
 
 
 @pytest.mark.parametrize("argv, message", [(["--jobs", "0"], "--jobs: must be at least 1"),
