@@ -22,7 +22,8 @@ def test_committed_weights_are_small_verified_and_inference_only(name):
     path = pretrained.weights_path(name)
     assert path.stat().st_size <= MAX_BYTES
     state, manifest = checkpoints.load(path)
-    assert {k.split(".")[0] for k in state} <= {"encoder", "decoder", "code_snapshots"}
+    assert {k.split(".")[0] for k in state} <= {"encoder", "decoder", "cluster_heads",
+                                               "code_snapshots"}
     assert {"config", "epochs_done", "seed", "device", "wall_time_s", "metrics", "versions",
             "sha256", "schedule", "history"} <= manifest.keys()
 
