@@ -226,7 +226,7 @@ class AdversarialAutoencoder(nn.Module):
         return self.decode(codes, labels if self.config.decoder_input != "code" else None)
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
-        """Encoder and decoder weights: all a reader needs to draw the figures."""
+        """Encoder, decoder (and cluster heads): all a reader needs to draw the figures."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("discriminators.")}
 
 
