@@ -132,7 +132,8 @@ RECIPES: dict[str, TrainConfig] = {
 
 BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "label_gmm_10k",
                "supervised_ncode2", "supervised_ncode10", "semisupervised_1000", "vae_gaussian",
-               "vae_gmm", "label_swiss_roll", "clustering_16", "reduction_1000_labels")
+               "vae_gmm", "label_swiss_roll", "clustering_16", "reduction_1000_labels",
+               "semisupervised_100")
 
 
 def recipe(name: str, **overrides) -> TrainConfig:
