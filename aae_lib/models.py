@@ -130,6 +130,12 @@ class ModelConfig:
                 "cluster_heads": 0}[self.decoder_input]
 
     @property
+    def label_classes(self) -> int:
+        """How many classes a label given to the decoder can name: the categorical head's,
+        or the ten digits for a decoder given the true label."""
+        return self.n_classes or N_CLASSES
+
+    @property
     def decoder_reads_class(self) -> bool:
         """Whether the decoder is given the encoder's own class probabilities."""
         return self.decoder_input in ("code+class", "cluster_heads")
@@ -185,8 +191,7 @@ class AdversarialAutoencoder(nn.Module):
         if labels is None:
             raise ValueError(f"this decoder's input is {self.config.decoder_input}: pass labels")
         if not labels.is_floating_point():
-            n = self.config.n_classes or N_CLASSES
-            labels = F.one_hot(labels.to(codes.device), n)
+            labels = F.one_hot(labels.to(codes.device), self.config.label_classes)
         labels = labels.to(codes.dtype)
         if self.cluster_heads is not None:
             return codes + self.cluster_heads(labels)
@@ -221,8 +226,8 @@ class AdversarialAutoencoder(nn.Module):
         else:
             codes = self.prior.sample(n, generator)
         if self.config.decoder_input != "code" and labels is None:
-            labels = torch.randint(self.config.n_classes or N_CLASSES, (n,),
-                                   generator=generator, device=generator.device)
+            labels = torch.randint(self.config.label_classes, (n,), generator=generator,
+                                   device=generator.device)
         return self.decode(codes, labels if self.config.decoder_input != "code" else None)
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
