@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -203,16 +204,31 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             server.wait()
 
 
+def running_kernels(base: str) -> list[dict] | None:
+    """The server's kernels, or None while it cannot list them: a kernel that starts or stops
+    during the listing can make it fail with HTTP 500 (seen once in CI)."""
+    try:
+        return api(base, "/api/kernels")
+    except urllib.error.HTTPError as error:
+        if error.code < 500:
+            raise
+        return None
+
+
 def shut_down_kernels(base: str) -> None:
     """End every session and kernel, so chapters never share a kernel or the CPU."""
     for session in api(base, "/api/sessions"):
         api(base, f"/api/sessions/{session['id']}", "DELETE")
     for kernel in api(base, "/api/kernels"):
         api(base, f"/api/kernels/{kernel['id']}", "DELETE")
+    deadline = time.monotonic() + 30
+    while running_kernels(base) != []:
+        assert time.monotonic() < deadline, "a kernel outlived its shutdown by 30 s"
+        time.sleep(0.2)
 
 
 def kernels_idle(base: str) -> bool:
-    kernels = api(base, "/api/kernels")
+    kernels = running_kernels(base)
     return bool(kernels) and all(kernel["execution_state"] == "idle" for kernel in kernels)
 
 
