@@ -121,6 +121,7 @@ RECIPES: dict[str, TrainConfig] = {
     "label_swiss_roll": TrainConfig(model=label_conditioned("swiss_roll"), **BOOK),
     "semisupervised_1000": paper_semisupervised(validation=True, precision="fp32"),
     "semisupervised_100": paper_semisupervised(validation=True, precision="fp32", n_labeled=100),
+    "semisupervised_all": paper_semisupervised(validation=True, precision="fp32", n_labeled=None),
     "clustering_16": clustering(16, precision="fp32"),
     "clustering_30": clustering(30, precision="fp32"),
     "reduction_20_clusters": dimensionality_reduction(20, precision="fp32"),

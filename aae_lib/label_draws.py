@@ -1,0 +1,88 @@
+"""How much Table 2's error depends on which images are labeled: one run of a semi-supervised
+recipe per seed, each seed drawing its own class-balanced labels, validation split and initial
+weights. Every run keeps the recipe's schedule for a fixed number of epochs, so no choice is
+made on the test set; the summary is the final test error's mean and standard deviation.
+
+    python -m aae_lib.label_draws semisupervised_1000 --seeds 1 2 --epochs 61
+
+Checkpoints go to ``--runs`` (an interrupted run resumes; a finished one is only read back),
+the summary to ``--out`` as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+
+from .data import MNIST
+from .pretrained import positive_int
+from .train import TrainConfig, Trainer, device_name
+
+TRACKED = ("accuracy/validation", "accuracy/test")
+
+
+def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
+               device: str | torch.device = "cpu") -> dict:
+    """Train (or resume) one draw for ``epochs`` epochs; return its seed, per-epoch validation
+    and test accuracy, and the seconds spent training (evaluation excluded)."""
+    trainer = Trainer(config, data, device, save_dir=run_dir, progress=False)
+    trainer.resume()
+    trainer.fit(epochs)
+    history = trainer.history
+    return {"seed": config.seed, "epochs": trainer.epochs_done,
+            **{name: history[name] for name in TRACKED},
+            "train_seconds": sum(history["time/epoch_seconds"])}
+
+
+def test_error(run: dict) -> float:
+    """A draw's test error in percent after its last epoch."""
+    return 100 * (1 - run["accuracy/test"][-1])
+
+
+def summarize(runs: list[dict]) -> dict:
+    errors = [test_error(run) for run in runs]
+    return {"test_error_mean": statistics.mean(errors),
+            "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .data import load_mnist
+    from .recipes import RECIPES, recipe
+    from .train import resolve_device
+
+    parser = argparse.ArgumentParser(prog="python -m aae_lib.label_draws",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("name", choices=[name for name, config in RECIPES.items()
+                                         if config.classify and config.validation])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--epochs", type=positive_int, required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--out", type=Path, help="default: NAME_draws.json")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    data, runs = load_mnist(device=device), []
+    for seed in args.seeds:
+        run = train_draw(recipe(args.name, seed=seed), data, args.epochs,
+                         args.runs / f"{args.name}_seed{seed}", device)
+        runs.append(run)
+        print(f"seed {seed}: test error {test_error(run):.2f} % after {run['epochs']} epochs "
+              f"({run['train_seconds'] / 60:.0f} min of training)")
+    out = args.out or Path(f"{args.name}_draws.json")
+    summary = {"recipe": args.name, "epochs": args.epochs, "device": device_name(device),
+               "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+               "threads": torch.get_num_threads(),
+               **summarize(runs), "runs": runs}
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"test error {summary['test_error_mean']:.2f} ± {summary['test_error_std']:.2f} % "
+          f"over {len(runs)} label draws; written to {out}")
+
+
+__all__ = ["train_draw", "test_error", "summarize"]
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+import json
+
+import pytest
+import torch
+
+from aae_lib import label_draws
+from aae_lib.data import MNIST
+from aae_lib.pretrained import smoke_run
+from aae_lib.recipes import recipe
+
+
+def tiny(seed: int):
+    """One quick epoch of the 1000-label recipe on synthetic images (100 labels)."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (11_280, 784), dtype=torch.uint8, generator=generator)
+    labels = torch.arange(11_280) % 10
+    data = MNIST(images, labels, images[:200], labels[:200])
+    config, data = smoke_run(recipe("semisupervised_1000", seed=seed), data)
+    return config, data
+
+
+def test_each_seed_draws_its_own_labels_and_a_finished_draw_is_only_read_back(tmp_path):
+    runs = []
+    for seed in (1, 2):
+        config, data = tiny(seed)
+        runs.append(label_draws.train_draw(config, data, 1, tmp_path / str(seed)))
+    assert [run["seed"] for run in runs] == [1, 2]
+    assert all(len(run["accuracy/test"]) == 1 and run["train_seconds"] > 0 for run in runs)
+    assert runs[0]["accuracy/validation"] != runs[1]["accuracy/validation"]
+    config, data = tiny(1)
+    again = label_draws.train_draw(config, data, 1, tmp_path / "1")
+    assert again == runs[0]  # resumed after its last epoch: nothing retrained
+
+
+def test_the_summary_is_the_final_test_errors_mean_and_spread():
+    runs = [{"accuracy/test": [0.5, 0.98]}, {"accuracy/test": [0.2, 0.97]},
+            {"accuracy/test": [0.9, 0.99]}]
+    summary = label_draws.summarize(runs)
+    assert summary["test_error_mean"] == pytest.approx(2.0)
+    assert summary["test_error_std"] == pytest.approx(1.0)
+
+
+def test_the_command_refuses_a_recipe_without_labels_or_validation(capsys):
+    with pytest.raises(SystemExit):
+        label_draws.main(["clustering_16", "--epochs", "1"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_command_writes_every_draw_and_their_spread(tmp_path, capsys, monkeypatch):
+    import aae_lib.data
+
+    _, data = tiny(0)
+    monkeypatch.setattr(aae_lib.data, "load_mnist", lambda device: data)
+    out = tmp_path / "draws.json"
+    label_draws.main(["semisupervised_100", "--seeds", "3", "4", "--epochs", "1",
+                      "--runs", str(tmp_path), "--out", str(out)])
+    summary = json.loads(out.read_text())
+    assert [run["seed"] for run in summary["runs"]] == [3, 4]
+    errors = [label_draws.test_error(run) for run in summary["runs"]]
+    assert summary["test_error_mean"] == pytest.approx(sum(errors) / 2)
+    assert "over 2 label draws" in capsys.readouterr().out
