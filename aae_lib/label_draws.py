@@ -38,13 +38,14 @@ def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
             "train_seconds": sum(history["time/epoch_seconds"])}
 
 
-def test_error(run: dict) -> float:
+def final_test_error(run: dict) -> float:
     """A draw's test error in percent after its last epoch."""
     return 100 * (1 - run["accuracy/test"][-1])
 
 
 def summarize(runs: list[dict]) -> dict:
-    errors = [test_error(run) for run in runs]
+    """Mean and sample standard deviation of the draws' final test errors, in percent."""
+    errors = [final_test_error(run) for run in runs]
     return {"test_error_mean": statistics.mean(errors),
             "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0}
 
@@ -70,8 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         run = train_draw(recipe(args.name, seed=seed), data, args.epochs,
                          args.runs / f"{args.name}_seed{seed}", device)
         runs.append(run)
-        print(f"seed {seed}: test error {test_error(run):.2f} % after {run['epochs']} epochs "
-              f"({run['train_seconds'] / 60:.0f} min of training)")
+        print(f"seed {seed}: test error {final_test_error(run):.2f} % after {run['epochs']} "
+              f"epochs ({run['train_seconds'] / 60:.0f} min of training)")
     out = args.out or Path(f"{args.name}_draws.json")
     summary = {"recipe": args.name, "epochs": args.epochs, "device": device_name(device),
                "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
           f"over {len(runs)} label draws; written to {out}")
 
 
-__all__ = ["train_draw", "test_error", "summarize"]
+__all__ = ["train_draw", "final_test_error", "summarize"]
 
 if __name__ == "__main__":
     main()

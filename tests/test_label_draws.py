@@ -56,6 +56,6 @@ def test_the_command_writes_every_draw_and_their_spread(tmp_path, capsys, monkey
                       "--runs", str(tmp_path), "--out", str(out)])
     summary = json.loads(out.read_text())
     assert [run["seed"] for run in summary["runs"]] == [3, 4]
-    errors = [label_draws.test_error(run) for run in summary["runs"]]
+    errors = [label_draws.final_test_error(run) for run in summary["runs"]]
     assert summary["test_error_mean"] == pytest.approx(sum(errors) / 2)
     assert "over 2 label draws" in capsys.readouterr().out
