@@ -1,6 +1,8 @@
 """The committed weights behind the book's figures still give the numbers their manifests
 record (computed in fp32 before the fp16 export), within tolerances that allow for fp16."""
 
+import json
+
 import pytest
 import torch
 
@@ -41,6 +43,18 @@ def test_semi_supervised_accuracy_beats_the_reference_with_fewer_labels(mnist):
     assert manifest["config"]["n_labeled"] == 1000
     assert accuracy == pytest.approx(manifest["metrics"]["accuracy/test"], abs=0.003)
     assert accuracy >= 0.9710  # the reference's 97.10 % used 1280 labels
+
+
+def test_the_label_draws_are_other_seeds_on_the_committed_models_schedule():
+    from aae_lib.label_draws import final_test_error, summarize
+
+    _, manifest = pretrained.load("semisupervised_1000")
+    draws = json.loads((pretrained.PRETRAINED_DIR / "semisupervised_1000_draws.json").read_text())
+    assert draws["epochs"] == manifest["epochs_done"]
+    assert manifest["seed"] not in {run["seed"] for run in draws["runs"]}
+    assert all(len(run["accuracy/test"]) == draws["epochs"] for run in draws["runs"])
+    assert draws["test_error_mean"] == pytest.approx(summarize(draws["runs"])["test_error_mean"])
+    assert all(final_test_error(run) < 3.0 for run in draws["runs"])  # near seed 0's 2.01 %
 
 
 @pytest.mark.parametrize("name", ["label_gmm_all", "label_gmm_10k"])
