@@ -134,7 +134,7 @@ RECIPES: dict[str, TrainConfig] = {
 BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "label_gmm_10k",
                "supervised_ncode2", "supervised_ncode10", "semisupervised_1000", "vae_gaussian",
                "vae_gmm", "label_swiss_roll", "clustering_16", "reduction_1000_labels",
-               "semisupervised_100")
+               "semisupervised_100", "semisupervised_all")
 
 
 def recipe(name: str, **overrides) -> TrainConfig:

@@ -45,6 +45,17 @@ def test_semi_supervised_accuracy_beats_the_reference_with_fewer_labels(mnist):
     assert accuracy >= 0.9710  # the reference's 97.10 % used 1280 labels
 
 
+def test_more_labels_give_a_lower_semi_supervised_error(mnist):
+    errors = {}
+    for name in ("semisupervised_100", "semisupervised_1000", "semisupervised_all"):
+        model, manifest = pretrained.load(name)
+        accuracy = evaluate.accuracy(model, mnist.test_images, mnist.test_labels)
+        assert accuracy == pytest.approx(manifest["metrics"]["accuracy/test"], abs=0.003)
+        errors[name] = 1 - accuracy
+    assert errors["semisupervised_all"] < errors["semisupervised_1000"] < \
+        errors["semisupervised_100"]
+
+
 def test_the_label_draws_are_other_seeds_on_the_committed_models_schedule():
     from aae_lib.label_draws import final_test_error, summarize
 
