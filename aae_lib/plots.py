@@ -381,6 +381,7 @@ def learning_curves(
     title: str | None = None,
     colour_by: Sequence[str] | None = None,
     style_by: Sequence[str] | None = None,
+    lr_milestones: Sequence[int] = (),
 ) -> Figure:
     """Per-epoch metrics, one axis per group prefix ("loss/...", "accuracy/...").
 
@@ -392,6 +393,10 @@ def learning_curves(
     own colour; with ``colour_by`` (words such as model names) a line takes the colour of the
     first word its label contains, and with ``style_by`` (words such as "discriminator",
     "generator") the line style of the first word it contains.
+
+    ``lr_milestones`` are a config's ``lr_milestones``: a dotted line between epoch m and m + 1
+    marks where the learning rate fell tenfold, so a reader can tell a step the schedule caused
+    from one the model found (milestones past the plotted epochs are left out).
     """
     keys = list(history) if keys is None else keys
     if not keys:
@@ -455,6 +460,10 @@ def learning_curves(
                     linewidth=1.2,
                     label=reference_label,
                 )
+        last_epoch = max(len(values) for values in series.values())
+        for index, milestone in enumerate(m for m in lr_milestones if m < last_epoch):
+            ax.axvline(milestone + 0.5, color="0.35", linestyle=":", linewidth=1.2,
+                       label="learning rate ÷10" if index == 0 else None)
         ax.set_ylabel(ylabel or (f"{group} (%)" if scale == 100.0 else group))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")

@@ -302,6 +302,17 @@ def test_learning_curves_single_epoch_gets_whole_epoch_ticks_only():
     assert visible_ticks == [1.0]
 
 
+def test_learning_curves_marks_the_learning_rate_drops_inside_the_plotted_epochs():
+    history = {"loss/total": [1.0] * 120, "accuracy/test": [0.9] * 120}
+    fig = plots.learning_curves(history, lr_milestones=[100, 300])
+    for ax in fig.axes:
+        drops = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+        assert [line.get_xdata()[0] for line in drops] == [100.5]
+        assert drops[0].get_label() == "learning rate ÷10"
+    short = plots.learning_curves({"loss/total": [1.0] * 24}, lr_milestones=[100, 300])
+    assert not [line for line in short.axes[0].get_lines() if line.get_linestyle() == ":"]
+
+
 def test_learning_curves_accepts_tensors_and_ungrouped_keys():
     fig = plots.learning_curves({"lr": torch.tensor([1e-3, 5e-4])})
     np.testing.assert_allclose(lines_by_label(fig.axes[0])["lr"].get_ydata(), [1e-3, 5e-4])
