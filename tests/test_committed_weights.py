@@ -31,6 +31,31 @@ def test_committed_weights_are_small_verified_and_inference_only(name):
 
 
 @pytest.mark.parametrize("name", sorted(pretrained.BOOK_MODELS))
+def test_a_retraining_cell_on_a_cpu_defaults_to_the_committed_weights_epochs(name):
+    manifest = checkpoints.read_manifest(pretrained.weights_path(name))
+    assert manifest["epochs_done"] == pretrained.CPU_EPOCHS[name]
+
+
+def test_the_fig2_models_share_a_schedule_that_passes_the_first_learning_rate_drop():
+    names = ("unsupervised_gaussian", "unsupervised_gmm", "vae_gaussian", "vae_gmm")
+    manifests = [checkpoints.read_manifest(pretrained.weights_path(name)) for name in names]
+    assert len({manifest["epochs_done"] for manifest in manifests}) == 1
+    for manifest in manifests:
+        assert manifest["epochs_done"] > manifest["config"]["lr_milestones"][0]
+        assert len(manifest["history"]["reconstruction_error/test"]) == manifest["epochs_done"]
+
+
+def test_the_aae_fits_the_mixture_prior_far_closer_than_the_vae(mnist):
+    """Chapter 5's contrast (paper Fig 2): the adversary shapes the aggregate of the codes."""
+    fit = {}
+    for name in ("unsupervised_gmm", "vae_gmm"):
+        model, _ = pretrained.load(name)
+        codes = evaluate.encode_all(model, mnist.test_images)
+        fit[name] = evaluate.prior_mmd(codes, model.prior, torch.Generator().manual_seed(0))["mmd2"]
+    assert fit["unsupervised_gmm"] < fit["vae_gmm"] / 3
+
+
+@pytest.mark.parametrize("name", sorted(pretrained.BOOK_MODELS))
 def test_reconstruction_error_matches_the_manifest(name, mnist):
     model, manifest = pretrained.load(name)
     error = evaluate.reconstruction_error(model, mnist.test_images, mnist.test_labels)
