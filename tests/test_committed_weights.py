@@ -9,6 +9,7 @@ import torch
 from aae_lib import checkpoints, evaluate, pretrained
 from aae_lib.data import load_mnist
 from aae_lib.errors import CheckpointError
+from aae_lib.recipes import FIG2_MODELS
 
 pytestmark = pytest.mark.mnist
 MAX_BYTES = 8 * 2**20
@@ -37,8 +38,8 @@ def test_a_retraining_cell_on_a_cpu_defaults_to_the_committed_weights_epochs(nam
 
 
 def test_the_fig2_models_share_a_schedule_that_passes_the_first_learning_rate_drop():
-    names = ("unsupervised_gaussian", "unsupervised_gmm", "vae_gaussian", "vae_gmm")
-    manifests = [checkpoints.read_manifest(pretrained.weights_path(name)) for name in names]
+    manifests = [checkpoints.read_manifest(pretrained.weights_path(name))
+                 for name in FIG2_MODELS]
     assert len({manifest["epochs_done"] for manifest in manifests}) == 1
     for manifest in manifests:
         assert manifest["epochs_done"] > manifest["config"]["lr_milestones"][0]
