@@ -56,7 +56,8 @@ MODELS_OF_FLAG = {
 TRAINING_ONLY = ("lr", "maxepoch", "viz_every", *WEIGHT_FLAGS)
 # Flags that say which run to use: the run name encodes them, and --run replaces them all.
 RUN_SETTINGS = ("label", "supervise", "ncode", "dist_type", "noise", "dropout", "bsize",
-                "n_labeled", "encoder", "recipe", "classify_every", "precision", "seed")
+                "n_labeled", "encoder", "recipe", "classify_every", "discriminator_steps",
+                "precision", "seed")
 ALL_LABELS = "all"
 DEFAULT_LABELS = {"label": 10_000, "semisupervised": 1000}  # the reference's --label: 10 000
 NOISE_STD = 0.3  # --noise, in [0, 1] pixel units (the reference's 0.6 in [-1, 1])
@@ -193,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     ours.add_argument("--classify_every", type=whole_number(1),
                       help="semi-supervised: classification step every n minibatches "
                            "(default 1; reference: 10)")
+    ours.add_argument("--discriminator_steps", type=whole_number(1), metavar="K",
+                      help="discriminator steps per generator step (default 1, as in the "
+                           "reference and the paper)")
     ours.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                       help="auto (default): bfloat16 autocast for the forward passes where the "
                            "hardware does it natively and a start-up probe finds it faster, "
@@ -273,6 +277,7 @@ def config_from_args(args) -> TrainConfig:
     labels = pick(args.n_labeled, DEFAULT_LABELS.get(args.kind, ALL_LABELS))
     common = dict(epochs=pick(args.maxepoch, 100), seed=pick(args.seed, 0), weights=weights,
                   dropout_keep=pick(args.dropout, 1.0), precision=pick(args.precision, "auto"),
+                  discriminator_steps=pick(args.discriminator_steps, 1),
                   n_labeled=None if labels == ALL_LABELS else labels)
     encoder = pick(args.encoder, "deterministic")
     noise = NOISE_STD if args.noise else 0.0
@@ -321,6 +326,8 @@ def run_name(config: TrainConfig) -> str:
         name += f"_{model.encoder_head}_encoder"
     if config.classify_every != 1:
         name += f"_classify_every{config.classify_every}"
+    if config.discriminator_steps != 1:
+        name += f"_dsteps{config.discriminator_steps}"
     if config.seed:
         name += f"_seed{config.seed}"
     if config.precision != "auto":

@@ -99,6 +99,16 @@ def component_agreement(codes: torch.Tensor, labels: torch.Tensor,
     return float((prior.nearest_component(codes.float()) == labels.to(codes.device)).float().mean())
 
 
+def digit_from_code(codes: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of images whose digit the nearest class mean of their codes names: about 10 % for
+    a code that holds no digit identity. Crude on purpose: it sees only where each digit's codes
+    are centred, so a score well above chance is a leak, and a low one does not prove there is
+    none."""
+    labels = labels.to(codes.device)
+    means = torch.stack([codes[labels == d].mean(0) for d in range(10)])
+    return float((torch.cdist(codes, means).argmin(1) == labels).float().mean())
+
+
 def gaussian_fit(codes: torch.Tensor, generator: torch.Generator, n: int = 2000) -> dict:
     """How far codes are from N(0, I): moment errors and a kernel two-sample statistic (MMD²).
 
@@ -141,7 +151,8 @@ def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.T
             split: str, classifier: bool = False) -> dict[str, float]:
     """The per-epoch metrics of a model, named ``metric/split`` (grouped when plotted):
     accuracy if its categorical head was trained as a ``classifier``, component agreement if
-    labels chose the mixture component of its 2-D codes."""
+    labels chose the mixture component of its 2-D codes, digit from the code if its decoder is
+    given the label (the code should then hold style only)."""
     metrics = {f"reconstruction_error/{split}": reconstruction_error(model, images, labels)}
     if classifier:
         metrics[f"accuracy/{split}"] = accuracy(model, images, labels)
@@ -149,4 +160,7 @@ def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.T
     if labels_pick_components and isinstance(model.prior, PinwheelMixture):
         codes = encode_all(model, images)
         metrics[f"component_agreement/{split}"] = component_agreement(codes, labels, model.prior)
+    if model.config.decoder_input == "code+label":
+        codes = encode_all(model, images).float()
+        metrics[f"digit_from_code/{split}"] = digit_from_code(codes, labels)
     return metrics

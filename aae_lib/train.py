@@ -1,7 +1,7 @@
 """Training: the phases of one minibatch, and the trainer that runs epochs of them.
 
 Per minibatch, as in the reference: a reconstruction step, then for each adversary of the model
-a discriminator step and a generator step, then (if the run uses labels for it) a
+a discriminator step (or ``discriminator_steps`` of them) and a generator step, then (if the run uses labels for it) a
 classification step on a labeled minibatch. Each phase has its own optimiser; the losses are
 the functions of :mod:`aae_lib.phases`.
 
@@ -73,6 +73,9 @@ class TrainConfig:
     classify: bool = False  # a classification phase on the labeled images (semi-supervised)
     validation: bool = False  # hold out 10 000 training images for validation
     classify_every: int = 1  # classification step every n minibatches
+    # Discriminator steps per generator step (the k of Goodfellow et al. 2014). The reference
+    # and the paper take one; a stronger adversary can push more of a feature out of the code.
+    discriminator_steps: int = 1
     seed: int = 0
     # "bf16": bfloat16 autocast for the forward passes; "auto": bf16 where the hardware does it
     # natively and a start-up probe finds it faster, fp32 elsewhere (aae_lib.precision)
@@ -84,7 +87,7 @@ class TrainConfig:
             problems.append(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
         if self.optimizer not in ("adam", "sgd"):
             problems.append(f"optimizer must be adam or sgd, not {self.optimizer!r}")
-        for name in ("epochs", "batch_size", "classify_every"):
+        for name in ("epochs", "batch_size", "classify_every", "discriminator_steps"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
         rates = {"lr": self.lr, "adversarial_lr": self.adversarial_lr,
@@ -234,25 +237,33 @@ class Trainer:
 
     def regularization_step(self, adversary: Adversary, inputs: torch.Tensor,
                             labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One discriminator step, then one generator step, for one adversary."""
+        """``discriminator_steps`` discriminator steps, then one generator step, for one
+        adversary; returns the mean discriminator loss and the generator loss.
+
+        The encoder does not move between the discriminator steps, so each of them judges the
+        same codes of this minibatch against fresh prior samples."""
         model = self.model
         discriminator = model.discriminators[adversary.judges]
         with self._autocast():
             codes, logits = model.encoder(inputs)
         fake = codes if adversary.judges == "z" else logits.float().softmax(1)
-        real = self.prior_samples(adversary, labels)
-        if adversary.sees_label:
-            condition = label_condition(labels)
-            fake, real = torch.cat([fake, condition], 1), torch.cat([real, condition], 1)
-        with self._autocast():
-            d_loss = discriminator_loss(discriminator, real, fake)
-        d_loss = self._step(f"discriminator_{adversary.judges}", d_loss)
+        condition = label_condition(labels) if adversary.sees_label else None
+        if condition is not None:
+            fake = torch.cat([fake, condition], 1)
+        d_losses = []
+        for _ in range(self.config.discriminator_steps):
+            real = self.prior_samples(adversary, labels)
+            if condition is not None:
+                real = torch.cat([real, condition], 1)
+            with self._autocast():
+                d_loss = discriminator_loss(discriminator, real, fake)
+            d_losses.append(self._step(f"discriminator_{adversary.judges}", d_loss))
         discriminator.requires_grad_(False)  # the generator step needs no discriminator grads
         with self._autocast():
             g_loss = generator_loss(discriminator, fake)
         g_loss = self._step(f"generator_{adversary.judges}", g_loss)
         discriminator.requires_grad_(True)
-        return d_loss, g_loss
+        return torch.stack(d_losses).mean(), g_loss
 
     def _next_labeled_batch(self) -> torch.Tensor:
         """Indices of a labeled minibatch; the labeled set is reshuffled whenever it runs out."""

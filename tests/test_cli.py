@@ -145,6 +145,8 @@ def test_bad_flags_fail_with_one_line(flags, message, tmp_path):
     (["--train", "--seed", "-1"], "argument --seed: must be at least 0"),
     (["--train", "--label", "--n_labeled", "5"], "argument --n_labeled: must be at least 10"),
     (["--train_semisupervised", "--classify_every", "0"], "argument --classify_every"),
+    (["--train", "--discriminator_steps", "0"], "argument --discriminator_steps: must be at "
+                                                "least 1"),
     (["--generate", "--load", "-1"], "argument --load: must be at least 0"),
     (["--train", "--viz_every", "-1"], "argument --viz_every: must be at least 0"),
 ])
@@ -282,7 +284,7 @@ def test_help_has_no_markup_and_one_epoch_is_singular(run):
 def test_settings_a_resume_may_not_change_give_distinct_run_names():
     variants = [[], ["--bsize", "64"], ["--noise"], ["--dropout", "0.5"],
                 ["--encoder", "gaussian"], ["--seed", "1"], ["--precision", "bf16"],
-                ["--ncode", "4"], ["--dist_type", "gmm"], ["--label"],
+                ["--discriminator_steps", "5"], ["--ncode", "4"], ["--dist_type", "gmm"], ["--label"],
                 ["--label", "--n_labeled", "100"], ["--label", "--n_labeled", "all"]]
     names = {run_name(config_from_args(parse_flags(["--train", *flags]))) for flags in variants}
     assert len(names) == len(variants)

@@ -31,3 +31,11 @@ def test_prior_mmd_is_at_sampling_noise_for_prior_samples_and_large_for_a_collap
     assert fit["mmd2"] < 3 * fit["mmd2_between_prior_samples"] + 1e-3
     collapsed = evaluate.prior_mmd(torch.zeros(3000, 2), prior, torch.Generator().manual_seed(0))
     assert collapsed["mmd2"] > 20 * fit["mmd2"] + 0.05
+
+
+def test_digit_from_code_is_perfect_for_a_code_of_the_digit_and_near_chance_for_noise():
+    labels = torch.arange(10_000) % 10
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn(10_000, 10, generator=generator)
+    assert evaluate.digit_from_code(torch.eye(10)[labels] + 0.1 * noise, labels) == 1.0
+    assert abs(evaluate.digit_from_code(noise, labels) - 0.1) < 0.03

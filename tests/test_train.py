@@ -67,6 +67,8 @@ def test_every_model_trains_and_records_history(tiny, name):
                      "accuracy/test", "accuracy/train"}
     if name == "label":
         expected |= {"component_agreement/test"}
+    if name == "supervised":
+        expected |= {"digit_from_code/test"}
     assert history.keys() == expected
 
 
@@ -254,6 +256,19 @@ def test_classification_every_tenth_step_as_in_the_reference(tiny):
     assert steps == {1: 7, 10: 1}
 
 
+def test_each_generator_step_follows_the_configured_number_of_discriminator_steps(tiny):
+    """7 minibatches: 7 generator steps, and 7 or 21 discriminator steps."""
+    steps = {}
+    for k in (1, 3):
+        trainer = Trainer(config("supervised", epochs=1, discriminator_steps=k), tiny,
+                          progress=False)
+        trainer.fit()
+        steps[k] = {phase: int(adam.state[adam.param_groups[0]["params"][0]]["step"])
+                    for phase, adam in trainer.optimizers.items() if phase != "reconstruction"}
+    assert steps == {1: {"discriminator_z": 7, "generator_z": 7},
+                     3: {"discriminator_z": 21, "generator_z": 7}}
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
@@ -263,6 +278,7 @@ def test_classification_every_tenth_step_as_in_the_reference(tiny):
         (dict(weights={**REFERENCE_WEIGHTS, "generator_z": float("nan")}), "loss weights"),
         (dict(epochs=0), "epochs must be at least 1"),
         (dict(batch_size=0), "batch_size must be at least 1"),
+        (dict(discriminator_steps=0), "discriminator_steps must be at least 1"),
         (dict(noise_std=-1.0), "noise std"),
         (dict(lr=-1.0), "lr must be a finite number"),
         (dict(lr=float("nan")), "lr must be a finite number"),
