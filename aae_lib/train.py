@@ -47,8 +47,10 @@ REFERENCE_WEIGHTS = {"reconstruction": 1.0, "generator_z": 6.0, "discriminator_z
 # cross-entropies of a working model are a few units), so training has diverged.
 LOSS_LIMIT = 1e4
 DIVERGENCE_CHECK_STEPS = 50
-# Settings that a resumed run may change; the manifest records each change and when.
-RESUMABLE_CHANGES = ("epochs", "lr", "adversarial_lr", "classification_lr", "weights")
+# Settings that a resumed run may change; the manifest records each change and when. Moving a
+# milestone lets a run drop its learning rate when its curves have flattened.
+RESUMABLE_CHANGES = ("epochs", "lr", "adversarial_lr", "classification_lr", "weights",
+                     "lr_milestones")
 SNAPSHOT_IMAGES = 1000  # test images whose 2-D codes are recorded every epoch
 
 
@@ -441,7 +443,8 @@ class Trainer:
         """Restore a checkpoint; ``resume`` also restores optimisers, RNG and history.
 
         A resumed run may change the settings in ``RESUMABLE_CHANGES`` (a lower learning rate
-        after a divergence, more epochs); the manifest records what changed and when.
+        after a divergence, more epochs, an earlier milestone); the manifest records what
+        changed and when.
         """
         config = self.config.to_dict()
         expected = {"model": config["model"], **({"config": config} if resume else {})}

@@ -194,6 +194,18 @@ def test_a_resumed_run_may_lower_the_learning_rate_and_the_manifest_says_so(tiny
         {"epoch": 1, "changes": ["lr: checkpoint has 0.001, this run has 0.0005"]}]
 
 
+def test_a_resumed_run_may_move_a_milestone_and_the_new_one_takes_effect(tiny, tmp_path):
+    Trainer(config(epochs=1, lr_milestones=(3,)), tiny, save_dir=tmp_path, progress=False).fit()
+    earlier = Trainer(config(epochs=2, lr_milestones=(1,)), tiny, save_dir=tmp_path,
+                      progress=False)
+    assert earlier.resume()
+    earlier.fit()
+    assert earlier.optimizers["reconstruction"].param_groups[0]["lr"] == pytest.approx(1e-4)
+    manifest = checkpoints.read_manifest(checkpoints.epoch_path(tmp_path, 1))
+    assert manifest["resumptions"] == [
+        {"epoch": 1, "changes": ["lr_milestones: checkpoint has [3], this run has [1]"]}]
+
+
 def test_checkpoints_keep_the_newest_and_every_kth(tiny, tmp_path):
     Trainer(config(epochs=5), tiny, save_dir=tmp_path, keep_every=2, progress=False).fit()
     assert checkpoints.saved_epochs(tmp_path) == [0, 2, 4]
