@@ -109,6 +109,19 @@ def digit_from_code(codes: torch.Tensor, labels: torch.Tensor) -> float:
     return float((torch.cdist(codes, means).argmin(1) == labels).float().mean())
 
 
+def label_agreement(model: AdversarialAutoencoder, judge: AdversarialAutoencoder,
+                    codes: torch.Tensor) -> float:
+    """For a model whose decoder gets the label: decode every code as each of the ten digits
+    and return how often ``judge`` (a classifier on [0, 1] pixels) reads the digit asked for.
+    Near 1 when the label decides the digit; near 0.1 when the code does."""
+    digits = torch.arange(10, device=codes.device).repeat_interleave(len(codes))
+    with evaluation_mode(model), evaluation_mode(judge):
+        images = model.decode(codes.repeat(10, 1), digits)
+        if model.config.pixel_range != judge.config.pixel_range:  # [-1, 1] <-> [0, 1]
+            images = (images + 1) / 2 if judge.config.pixel_range == "unit" else images * 2 - 1
+        return float((judge.classify(images).argmax(1) == digits).float().mean())
+
+
 def gaussian_fit(codes: torch.Tensor, generator: torch.Generator, n: int = 2000) -> dict:
     """How far codes are from N(0, I): moment errors and a kernel two-sample statistic (MMD²).
 

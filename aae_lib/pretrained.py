@@ -25,17 +25,18 @@ from . import checkpoints
 from .data import MNIST, VALIDATION_SIZE, load_mnist
 from .errors import AAEError, CheckpointError
 from .models import AdversarialAutoencoder, ModelConfig
-from .recipes import BOOK_MODELS, FIG2_MODELS, RECIPES
+from .recipes import BOOK_MODELS, PLATEAU_MODELS, RECIPES
 from .train import TrainConfig, Trainer, resolve_device
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
 # Epochs of the committed weights, trained on a 2-core CPU. A retraining cell on a CPU defaults
-# to the same budget; on a GPU it runs the config's full schedule. Fig 2's four models ran 12
-# epochs past the first learning-rate drop (epoch 100), where their curves had flattened.
+# to the same budget; on a GPU it runs the config's full schedule. The models trained to their
+# plateau ran 12 epochs past the first learning-rate drop (epoch 100), where their curves had
+# flattened.
 CPU_EPOCHS = {**{name: 24 for name in BOOK_MODELS},
-              **{name: 112 for name in FIG2_MODELS},
+              **{name: 112 for name in PLATEAU_MODELS},
               "semisupervised_1000": 61, "semisupervised_100": 61, "semisupervised_all": 61,
               "clustering_16": 30, "reduction_1000_labels": 50}
 

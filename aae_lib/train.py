@@ -1,9 +1,9 @@
 """Training: the phases of one minibatch, and the trainer that runs epochs of them.
 
 Per minibatch, as in the reference: a reconstruction step, then for each adversary of the model
-a discriminator step (or ``discriminator_steps`` of them) and a generator step, then (if the run uses labels for it) a
-classification step on a labeled minibatch. Each phase has its own optimiser; the losses are
-the functions of :mod:`aae_lib.phases`.
+a discriminator step (or ``discriminator_steps`` of them) and a generator step, then (if the
+run uses labels for it) a classification step on a labeled minibatch. Each phase has its own
+optimiser; the losses are the functions of :mod:`aae_lib.phases`.
 
 Speed: the data set lives on the training device as uint8 and is batched by index; losses are
 summed on the device and read every ``DIVERGENCE_CHECK_STEPS`` steps, so the step loop rarely

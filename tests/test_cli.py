@@ -284,7 +284,8 @@ def test_help_has_no_markup_and_one_epoch_is_singular(run):
 def test_settings_a_resume_may_not_change_give_distinct_run_names():
     variants = [[], ["--bsize", "64"], ["--noise"], ["--dropout", "0.5"],
                 ["--encoder", "gaussian"], ["--seed", "1"], ["--precision", "bf16"],
-                ["--discriminator_steps", "5"], ["--ncode", "4"], ["--dist_type", "gmm"], ["--label"],
+                ["--discriminator_steps", "5"], ["--ncode", "4"], ["--dist_type", "gmm"],
+                ["--label"],
                 ["--label", "--n_labeled", "100"], ["--label", "--n_labeled", "all"]]
     names = {run_name(config_from_args(parse_flags(["--train", *flags]))) for flags in variants}
     assert len(names) == len(variants)

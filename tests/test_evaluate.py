@@ -1,7 +1,8 @@
+import pytest
 import torch
 
 from aae_lib import evaluate
-from aae_lib.models import AdversarialAutoencoder
+from aae_lib.models import AdversarialAutoencoder, ModelConfig
 from aae_lib.recipes import categorical
 
 
@@ -39,3 +40,29 @@ def test_digit_from_code_is_perfect_for_a_code_of_the_digit_and_near_chance_for_
     noise = torch.randn(10_000, 10, generator=generator)
     assert evaluate.digit_from_code(torch.eye(10)[labels] + 0.1 * noise, labels) == 1.0
     assert abs(evaluate.digit_from_code(noise, labels) - 0.1) < 0.03
+
+
+class _Decoder(torch.nn.Module):
+    """Draws the digit asked for (``obeys``) or the digit its code names: pixel d lit."""
+
+    def __init__(self, obeys: bool):
+        super().__init__()
+        self.obeys = obeys
+        self.config = ModelConfig(pixel_range="unit")
+
+    def decode(self, codes, digits):
+        drawn = digits if self.obeys else codes.argmax(1)
+        return torch.nn.functional.one_hot(drawn, 784).float()
+
+
+class _Judge(torch.nn.Module):
+    config = ModelConfig(pixel_range="unit")
+
+    def classify(self, images):
+        return images[:, :10]
+
+
+def test_label_agreement_is_one_when_the_label_decides_and_chance_when_the_code_does():
+    codes = torch.eye(10).repeat(10, 1)  # each code names one digit
+    assert evaluate.label_agreement(_Decoder(obeys=True), _Judge(), codes) == 1.0
+    assert evaluate.label_agreement(_Decoder(obeys=False), _Judge(), codes) == pytest.approx(0.1)

@@ -76,3 +76,14 @@ def test_replacing_the_book_weights_takes_its_flag(book_data):
     with pytest.raises(SystemExit):  # one destination or the other, not both
         pretrained.main(["unsupervised_gmm", "--out", str(book_data / "mine"),
                          "--replace-book-weights"])
+
+
+def test_training_settings_passed_to_the_training_cell_make_their_own_model(book_data, capsys):
+    """Chapter 3's exercise 4: one or five discriminator steps, each a model of its own."""
+    names = set()
+    for steps in (1, 5):
+        _, manifest = pretrained.load_or_train("supervised_ncode10", "cpu", smoke=True, seed=1,
+                                               discriminator_steps=steps)
+        assert manifest["config"]["discriminator_steps"] == steps
+        names.add(capsys.readouterr().out.split("Trained ")[1].split(":")[0])
+    assert len(names) == 2 and "supervised_ncode10" not in names
