@@ -256,6 +256,11 @@ def test_learning_rate_drops_tenfold_at_each_milestone(tiny):
     assert seen == pytest.approx([1e-3, 1e-4, 1e-5])
 
 
+def optimizer_steps(adam: torch.optim.Adam) -> int:
+    """How many steps an Adam optimiser has taken (its state counts them per parameter)."""
+    return int(adam.state[adam.param_groups[0]["params"][0]]["step"])
+
+
 def test_classification_every_tenth_step_as_in_the_reference(tiny):
     """200 images in batches of 32 are 7 steps: 7 classification steps, or 1 (step 0)."""
     steps = {}
@@ -263,8 +268,7 @@ def test_classification_every_tenth_step_as_in_the_reference(tiny):
         trainer = Trainer(config("semisupervised", epochs=1, classify_every=every), tiny,
                           progress=False)
         trainer.fit()
-        adam = trainer.optimizers["classification"]
-        steps[every] = int(adam.state[adam.param_groups[0]["params"][0]]["step"])
+        steps[every] = optimizer_steps(trainer.optimizers["classification"])
     assert steps == {1: 7, 10: 1}
 
 
@@ -275,8 +279,8 @@ def test_each_generator_step_follows_the_configured_number_of_discriminator_step
         trainer = Trainer(config("supervised", epochs=1, discriminator_steps=k), tiny,
                           progress=False)
         trainer.fit()
-        steps[k] = {phase: int(adam.state[adam.param_groups[0]["params"][0]]["step"])
-                    for phase, adam in trainer.optimizers.items() if phase != "reconstruction"}
+        steps[k] = {phase: optimizer_steps(adam) for phase, adam in trainer.optimizers.items()
+                    if phase != "reconstruction"}
     assert steps == {1: {"discriminator_z": 7, "generator_z": 7},
                      3: {"discriminator_z": 21, "generator_z": 7}}
 
