@@ -112,7 +112,7 @@ def digit_from_code(codes: torch.Tensor, labels: torch.Tensor) -> float:
 def label_agreement(model: AdversarialAutoencoder, judge: AdversarialAutoencoder,
                     codes: torch.Tensor) -> float:
     """For a model whose decoder gets the label: decode every code as each of the ten digits
-    and return how often ``judge`` (a classifier on [0, 1] pixels) reads the digit asked for.
+    and return how often ``judge`` (a model with a trained class head) reads the digit asked for.
     Near 1 when the label decides the digit; near 0.1 when the code does."""
     digits = torch.arange(10, device=codes.device).repeat_interleave(len(codes))
     with evaluation_mode(model), evaluation_mode(judge):
