@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 
 from .models import AdversarialAutoencoder
-from .priors import PinwheelMixture, Prior
+from .priors import PinwheelMixture, Prior, SwissRoll
 
 EVAL_BATCH = 2000
 
@@ -94,8 +94,9 @@ def cluster_error(model: AdversarialAutoencoder, validation_images: torch.Tensor
 
 
 def component_agreement(codes: torch.Tensor, labels: torch.Tensor,
-                        prior: PinwheelMixture) -> float:
-    """Fraction of 2-D codes lying nearest to the mixture component of their own digit."""
+                        prior: PinwheelMixture | SwissRoll) -> float:
+    """Fraction of 2-D codes lying nearest to the part of the prior that labels give their own
+    digit: its mixture component, or its tenth of the swiss roll."""
     return float((prior.nearest_component(codes.float()) == labels.to(codes.device)).float().mean())
 
 
@@ -164,13 +165,13 @@ def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.T
             split: str, classifier: bool = False) -> dict[str, float]:
     """The per-epoch metrics of a model, named ``metric/split`` (grouped when plotted):
     accuracy if its categorical head was trained as a ``classifier``, component agreement if
-    labels chose the mixture component of its 2-D codes, digit from the code if its decoder is
+    labels chose the part of the prior for its 2-D codes, digit from the code if its decoder is
     given the label (the code should then hold style only)."""
     metrics = {f"reconstruction_error/{split}": reconstruction_error(model, images, labels)}
     if classifier:
         metrics[f"accuracy/{split}"] = accuracy(model, images, labels)
     labels_pick_components = model.config.label_conditioned and model.config.ncode == 2
-    if labels_pick_components and isinstance(model.prior, PinwheelMixture):
+    if labels_pick_components and isinstance(model.prior, (PinwheelMixture, SwissRoll)):
         codes = encode_all(model, images)
         metrics[f"component_agreement/{split}"] = component_agreement(codes, labels, model.prior)
     if model.config.decoder_input == "code+label":

@@ -151,13 +151,25 @@ class SwissRoll(Prior):
         self.scale = scale
         self.noise = noise
 
-    def roll(self, position: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Points at positions in [0, 1) along the roll, with a little isotropic noise."""
+    def curve(self, position: torch.Tensor) -> torch.Tensor:
+        """The roll's centre line at positions in [0, 1): 0 is its inner end, 1 its outer."""
         angle = 2 * math.pi * self.turns * (0.25 + position)
         radius = self.scale * angle
-        points = torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1) / 2
+        return torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1) / 2
+
+    def roll(self, position: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Points at positions in [0, 1) along the roll, with a little isotropic noise."""
+        points = self.curve(position)
         return points + self.noise * torch.randn(points.shape, generator=generator,
                                                  device=points.device)
+
+    def nearest_component(self, codes: torch.Tensor, resolution: int = 2000) -> torch.Tensor:
+        """The digit whose tenth of the roll lies nearest to each 2-D code: the nearest of
+        ``resolution`` points along the centre line names its tenth. A code between two turns
+        goes to the nearer turn, as a prior sample with noise would."""
+        position = (torch.arange(resolution, device=codes.device) + 0.5) / resolution
+        nearest = torch.cdist(codes.float(), self.curve(position)).argmin(1)
+        return (position[nearest] * 10).long()
 
     def sample(self, n, generator):
         return self.roll(torch.rand(n, generator=generator, device=generator.device), generator)

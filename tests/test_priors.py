@@ -78,6 +78,16 @@ def test_swiss_roll_sections_follow_labels():
     assert prior.sample(100, generator()).shape == (100, 2)
 
 
+def test_swiss_roll_names_the_tenth_of_the_roll_a_code_lies_on():
+    prior = SwissRoll()
+    labels = torch.arange(10).repeat_interleave(500)
+    samples = prior.sample_for_labels(labels, generator())
+    # Only noise near the border of two tenths crosses it.
+    assert (prior.nearest_component(samples) == labels).float().mean() > 0.9
+    assert prior.nearest_component(prior.curve(torch.tensor([0.01, 0.55, 0.99]))).tolist() == \
+        [0, 5, 9]
+
+
 def test_categorical_prior_is_one_hot_and_uniform():
     y = CategoricalPrior(10).sample(10_000, generator())
     assert torch.equal(y.sum(1), torch.ones(10_000))

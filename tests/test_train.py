@@ -97,6 +97,7 @@ def test_swiss_roll_with_labels_trains_end_to_end(tiny):
     history = trainer.fit()
     assert history["loss/reconstruction"][-1] < history["loss/reconstruction"][0]
     assert len(trainer.code_snapshots) == 3 and trainer.code_snapshots[0].shape == (60, 2)
+    assert len(history["component_agreement/test"]) == 3
 
 
 def test_validation_split_holds_out_images_the_run_never_trains_on(tiny):
