@@ -110,14 +110,22 @@ def digit_from_code(codes: torch.Tensor, labels: torch.Tensor) -> float:
     return float((torch.cdist(codes, means).argmin(1) == labels).float().mean())
 
 
+def decode_as_every_digit(model: AdversarialAutoencoder, codes: torch.Tensor) -> torch.Tensor:
+    """For a model whose decoder gets the label: each code decoded as 0, 1, ..., 9, digit-major
+    (all codes as 0 first), the order ``plots.style_grid`` draws."""
+    digits = torch.arange(10, device=codes.device).repeat_interleave(len(codes))
+    with evaluation_mode(model):
+        return model.decode(codes.repeat(10, 1), digits)
+
+
 def label_agreement(model: AdversarialAutoencoder, judge: AdversarialAutoencoder,
                     codes: torch.Tensor) -> float:
     """For a model whose decoder gets the label: decode every code as each of the ten digits
     and return how often ``judge`` (a model with a trained class head) reads the digit asked for.
     Near 1 when the label decides the digit; near 0.1 when the code does."""
+    images = decode_as_every_digit(model, codes)
     digits = torch.arange(10, device=codes.device).repeat_interleave(len(codes))
-    with evaluation_mode(model), evaluation_mode(judge):
-        images = model.decode(codes.repeat(10, 1), digits)
+    with evaluation_mode(judge):
         if model.config.pixel_range != judge.config.pixel_range:  # [-1, 1] <-> [0, 1]
             images = (images + 1) / 2 if judge.config.pixel_range == "unit" else images * 2 - 1
         return float((judge.classify(images).argmax(1) == digits).float().mean())

@@ -66,3 +66,10 @@ def test_label_agreement_is_one_when_the_label_decides_and_chance_when_the_code_
     codes = torch.eye(10).repeat(10, 1)  # each code names one digit
     assert evaluate.label_agreement(_Decoder(obeys=True), _Judge(), codes) == 1.0
     assert evaluate.label_agreement(_Decoder(obeys=False), _Judge(), codes) == pytest.approx(0.1)
+
+
+def test_decoding_as_every_digit_is_digit_major():
+    codes = torch.eye(10)[:3]
+    images = evaluate.decode_as_every_digit(_Decoder(obeys=True), codes)
+    assert images.shape == (30, 784)
+    assert images[:, :10].argmax(1).tolist() == [d for d in range(10) for _ in range(3)]
