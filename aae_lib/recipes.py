@@ -141,7 +141,8 @@ BOOK_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "label_gmm_all", "la
 # compares them, so they are trained to one schedule.
 FIG2_MODELS = ("unsupervised_gaussian", "unsupervised_gmm", "vae_gaussian", "vae_gmm")
 # The book models trained past their first learning-rate drop, to where their curves flattened.
-PLATEAU_MODELS = (*FIG2_MODELS, "supervised_ncode2", "supervised_ncode10")
+PLATEAU_MODELS = (*FIG2_MODELS, "label_gmm_all", "label_gmm_10k", "label_swiss_roll",
+                  "supervised_ncode2", "supervised_ncode10")
 
 
 def recipe(name: str, **overrides) -> TrainConfig:

@@ -121,7 +121,13 @@ def test_label_conditioned_codes_land_in_their_digits_component(name, mnist):
     codes = evaluate.encode_all(model, mnist.test_images)
     agreement = evaluate.component_agreement(codes, mnist.test_labels, model.prior)
     assert agreement == pytest.approx(manifest["metrics"]["component_agreement/test"], abs=0.01)
-    assert agreement > 0.8
+    assert agreement > 0.93  # after 24 epochs the 10k-label model had 92.8 %
+
+
+def test_swiss_roll_codes_lie_on_their_digits_tenth_of_the_roll(mnist):
+    model, _ = pretrained.load("label_swiss_roll")
+    codes = evaluate.encode_all(model, mnist.test_images)
+    assert evaluate.component_agreement(codes, mnist.test_labels, model.prior) > 0.8
 
 
 def test_weights_refuse_to_load_into_another_architecture(tmp_path):
