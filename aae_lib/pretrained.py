@@ -1,7 +1,8 @@
 """The book's models: their training configs, and the committed weights behind its figures.
 
-Committed weights are the inference half of a model (encoder and decoder, no discriminators) in
-float16, beside a manifest with the config, schedule, device, wall time, metrics, versions and
+Committed weights are the inference half of a model (encoder and decoder, no discriminators),
+each matrix in int8 with a scale per row (see ``quantize``; weights committed before that are
+float16), beside a manifest with the config, schedule, device, wall time, metrics, versions and
 SHA-256. ``load`` refuses weights whose manifest does not match the config the book asks for.
 
 Train and export one of them into your own folder (resumes an interrupted run); replacing
@@ -13,6 +14,7 @@ the book's committed weights takes ``--replace-book-weights``::
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -29,6 +31,7 @@ from .recipes import BOOK_MODELS, PLATEAU_MODELS, RECIPES
 from .train import TrainConfig, Trainer, resolve_device
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+INT8_SCALES = "int8_scales"  # the key under which a stored state keeps its matrices' scales
 
 
 # Epochs of the committed weights, trained on a 2-core CPU. A retraining cell on a CPU defaults
@@ -56,15 +59,45 @@ def weights_path(name: str, folder: str | Path | None = None) -> Path:
     return Path(folder or PRETRAINED_DIR) / f"{name}.pt"
 
 
+def quantize(weights: dict[str, torch.Tensor]) -> dict:
+    """Weights as the repository stores them: each matrix in int8 with one float32 scale per
+    output row (the row's largest magnitude maps to 127), other floating tensors in float16.
+
+    Every replaced model stays in the git history, so its size counts twice as long as the
+    book lives: int8 halves float16's 7 MB per model. On the semi-supervised model it moved
+    test accuracy by one image in 10 000 and reconstruction error by 0.05 %; the manifest's
+    ``stored_metrics`` are measured on the weights as stored, for every export.
+    """
+    stored, scales = {}, {}
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and tensor.ndim == 2:
+            scale = tensor.float().abs().amax(dim=1, keepdim=True).clamp_min(1e-30) / 127
+            stored[name] = (tensor / scale).round().to(torch.int8)
+            scales[name] = scale
+        else:
+            stored[name] = tensor.half() if tensor.is_floating_point() else tensor
+    return {**stored, INT8_SCALES: scales}
+
+
+def dequantize(state: dict) -> dict[str, torch.Tensor]:
+    """float32 weights from what ``quantize`` (or the earlier float16 export) stored."""
+    scales = state.get(INT8_SCALES, {})
+    return {name: tensor.float() * scales[name] if name in scales else tensor.float()
+            for name, tensor in state.items() if name != INT8_SCALES}
+
+
 def export(trainer: Trainer, path: str | Path, schedule: str) -> Path:
-    """Save the trainer's encoder and decoder in float16 with a full manifest."""
-    state = {k: v.half() if v.is_floating_point() else v
-             for k, v in trainer.model.inference_state_dict().items()}
+    """Save the trainer's encoder and decoder as ``quantize`` stores them, with a full
+    manifest: the training's own metrics and ``stored_metrics``, those of the stored weights."""
+    state = quantize(trainer.model.inference_state_dict())
+    stored_model = copy.deepcopy(trainer.model)
+    stored_model.load_state_dict(dequantize(state), strict=False)
+    stored_metrics = trainer.evaluate(stored_model)
     if trainer.code_snapshots:
         state["code_snapshots"] = torch.stack(trainer.code_snapshots)
-    manifest = {**trainer.manifest(), "schedule": schedule, "dtype": "float16",
+    manifest = {**trainer.manifest(), "schedule": schedule, "dtype": "int8",
                 "contents": "encoder and decoder (inference only)",
-                "history": dict(trainer.history)}
+                "stored_metrics": stored_metrics, "history": dict(trainer.history)}
     return checkpoints.save(path, state, manifest)
 
 
@@ -84,8 +117,7 @@ def load(name: str, device: str | torch.device = "cpu", folder: str | Path | Non
     snapshots = state.pop("code_snapshots", None)
     if snapshots is not None:
         manifest["code_snapshots"] = snapshots.float()
-    missing, unexpected = model.load_state_dict(
-        {k: v.float() for k, v in state.items()}, strict=False)
+    missing, unexpected = model.load_state_dict(dequantize(state), strict=False)
     if unexpected or any(not k.startswith("discriminators.") for k in missing):
         raise CheckpointError(f"{path} does not fit the current model code: "
                               f"missing {missing}, unexpected {unexpected}")

@@ -348,21 +348,22 @@ class Trainer:
         return tqdm(batches, desc=f"epoch {self.epochs_done}/{self.config.epochs}",
                     unit="batch", leave=False)
 
-    def evaluate(self) -> dict[str, float]:
-        """Metrics on the held-out images (validation set if any, and always the test set)."""
+    def evaluate(self, model: AdversarialAutoencoder | None = None) -> dict[str, float]:
+        """Metrics of ``model`` (default: the one being trained) on the held-out images
+        (validation set if any, and always the test set)."""
+        model = self.model if model is None else model
         classifier = self.config.classify
-        metrics = evaluate.summary(self.model, self.eval_images, self.eval_labels, "test",
-                                   classifier)
+        metrics = evaluate.summary(model, self.eval_images, self.eval_labels, "test", classifier)
         if self.config.validation:
-            metrics.update(evaluate.summary(self.model, self.validation_images,
+            metrics.update(evaluate.summary(model, self.validation_images,
                                             self.validation_labels, "validation", classifier))
         if self.config.classify:
             labeled = self.labeled_index
-            metrics["accuracy/train"] = evaluate.accuracy(self.model, self.images[labeled],
+            metrics["accuracy/train"] = evaluate.accuracy(model, self.images[labeled],
                                                           self.labels[labeled])
         elif self.config.model.n_classes and self.config.validation:  # clusters, no labels
             metrics["cluster_error/test"] = evaluate.cluster_error(
-                self.model, self.validation_images, self.validation_labels, self.eval_images,
+                model, self.validation_images, self.validation_labels, self.eval_images,
                 self.eval_labels)[0]
         return metrics
 

@@ -8,7 +8,7 @@ import torch
 from aae_lib.data import find_mnist, load_mnist
 from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
-from benchmarks import profile_ours, train_speed
+from benchmarks import precision_check, profile_ours, train_speed
 from benchmarks.baseline import BaselineTrainer, model_kind, torchvision_root
 
 
@@ -115,3 +115,32 @@ def test_profile_prints_the_busiest_operators(tiny_mnist_dir, capsys):
     out = capsys.readouterr().out
     assert "aten::addmm" in out
     assert "per step (fp32)" in out and "matmul" in out
+
+
+def test_precision_check_compares_the_precisions_means(tiny_mnist_dir, tmp_path, capsys):
+    path = tmp_path / "check.json"
+    report = precision_check.main([
+        "label_gmm_all", "--epochs", "2", "--lr-drop", "1", "--runs", str(tmp_path / "runs"),
+        "--data-dir", str(tiny_mnist_dir), "--json", str(path)])
+    assert json.loads(path.read_text()) == json.loads(json.dumps(report))
+    assert set(report["runs"]) == {"fp32/seed0", "bf16/seed0", "fp32/seed1", "bf16/seed1"}
+    run = report["runs"]["bf16/seed1"]
+    assert run["seed"] == 1 and len(run["curves"]["component_agreement/test"]) == 2
+    assert {"reconstruction_error/test", "component_agreement/test",
+            "prior_mmd2/test"} <= set(run["metrics"])
+    verdict = report["verdicts"]["reconstruction_error/test"]
+    fp32 = [report["runs"][f"fp32/seed{s}"]["metrics"]["reconstruction_error/test"]
+            for s in (0, 1)]
+    assert verdict["fp32_mean"] == pytest.approx(sum(fp32) / 2)
+    assert verdict["within_noise"] == (verdict["difference"] <= verdict["seed_gap"])
+    assert "within noise" in capsys.readouterr().out
+
+
+def test_precision_check_verdict_fails_when_the_means_differ():
+    def run(value):
+        return {"metrics": {"accuracy/test": value}}
+
+    runs = {"fp32/seed0": run(0.97), "fp32/seed1": run(0.971),
+            "bf16/seed0": run(0.95), "bf16/seed1": run(0.951)}
+    verdict = precision_check.compare(runs)["accuracy/test"]
+    assert verdict["seed_gap"] == pytest.approx(0.001) and not verdict["within_noise"]

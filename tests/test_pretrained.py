@@ -15,17 +15,37 @@ def book_data(tiny_mnist_dir, monkeypatch, tmp_path):
     return tmp_path
 
 
-def test_smoke_training_exports_float16_weights_that_load(book_data, capsys):
+def test_smoke_training_exports_int8_weights_that_load(book_data, capsys):
     model, manifest = pretrained.load_or_train("unsupervised_gmm", "cpu", smoke=True)
     assert "Trained unsupervised_gmm" in capsys.readouterr().out
     path = book_data / "checkpoints" / "smoke" / "unsupervised_gmm.pt"
     saved = torch.load(path, weights_only=True)
-    assert all(v.dtype == torch.float16 for v in saved.values())
+    scales = saved.pop(pretrained.INT8_SCALES)
+    saved.pop("code_snapshots")
+    matrices = {k for k, v in saved.items() if v.ndim == 2}
+    assert matrices and set(scales) == matrices
+    assert all(saved[k].dtype == torch.int8 for k in matrices)
+    assert all(v.dtype == torch.float16 for k, v in saved.items() if k not in matrices)
     assert not any(k.startswith("discriminators") for k in saved)
-    assert manifest["schedule"].startswith("1 of the 400-epoch schedule")
+    assert manifest["dtype"] == "int8" and manifest["schedule"].startswith(
+        "1 of the 400-epoch schedule")
     assert manifest["history"]["loss/reconstruction"] and manifest["device"] == "cpu"
-    assert path.stat().st_size < 8 * 2**20
+    stored, trained = manifest["stored_metrics"], manifest["metrics"]
+    error = "reconstruction_error/test"
+    assert stored[error] != trained[error] and stored[error] == pytest.approx(trained[error],
+                                                                               rel=0.01)
+    assert path.stat().st_size < 4 * 2**20
     assert model.decode(torch.zeros(1, 2)).shape == (1, 784)
+
+
+def test_quantize_keeps_each_row_within_half_a_step():
+    weights = {"layer.weight": torch.randn(30, 50) * torch.logspace(-3, 1, 30)[:, None],
+               "layer.bias": torch.randn(30), "steps": torch.tensor(3)}
+    restored = pretrained.dequantize(pretrained.quantize(weights))
+    step = weights["layer.weight"].abs().amax(1, keepdim=True) / 127
+    assert ((restored["layer.weight"] - weights["layer.weight"]).abs() <= step / 2 + 1e-9).all()
+    assert torch.allclose(restored["layer.bias"], weights["layer.bias"], rtol=1e-3)
+    assert restored["steps"] == 3 and pretrained.INT8_SCALES not in restored
 
 
 def test_committed_weights_are_preferred_and_say_so(book_data, capsys):
