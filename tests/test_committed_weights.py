@@ -1,5 +1,5 @@
 """The committed weights behind the book's figures still give the numbers their manifests
-record (computed in fp32 before the fp16 export), within tolerances that allow for fp16."""
+record (computed in fp32 before the fp16 or int8 export), within tolerances that allow for it."""
 
 import json
 
