@@ -95,11 +95,14 @@ def config_differences(saved: dict, wanted: dict, ignore: tuple[str, ...] = ()) 
 
 
 def load(path: str | Path, expected: dict[str, dict] | None = None, ignore: tuple[str, ...] = (),
-         map_location: str | torch.device = "cpu") -> tuple[dict, dict]:
+         map_location: str | torch.device = "cpu",
+         defaults: dict[str, dict] | None = None) -> tuple[dict, dict]:
     """Load a checkpoint after checking its hash and that its manifest matches ``expected``.
 
     ``expected`` maps manifest sections (e.g. ``"model"``) to the dicts they must equal,
-    apart from the keys in ``ignore``.
+    apart from the keys in ``ignore``. A key that a section of ``defaults`` has and the
+    manifest lacks takes that default: a setting added to the code after the checkpoint was
+    written defaults to the behaviour the code had before, so the run still resumes.
     """
     path = Path(path)
     if not path.exists():
@@ -109,7 +112,8 @@ def load(path: str | Path, expected: dict[str, dict] | None = None, ignore: tupl
         raise CheckpointError(f"{path} has checkpoint format {manifest.get('format')!r}; "
                               f"this aae_lib reads format {FORMAT_VERSION}")
     for section, wanted in (expected or {}).items():
-        differences = config_differences(manifest.get(section, {}), wanted, ignore)
+        saved = {**(defaults or {}).get(section, {}), **manifest.get(section, {})}
+        differences = config_differences(saved, wanted, ignore)
         if differences:
             what = "model" if section == "model" else "training"
             raise CheckpointError(f"{path} was made with another {what} config: "

@@ -447,10 +447,12 @@ class Trainer:
         after a divergence, more epochs, an earlier milestone); the manifest records what
         changed and when.
         """
-        config = self.config.to_dict()
+        config, defaults = self.config.to_dict(), TrainConfig().to_dict()
         expected = {"model": config["model"], **({"config": config} if resume else {})}
         state, manifest = checkpoints.load(path, expected, ignore=RESUMABLE_CHANGES,
-                                           map_location=self.device)
+                                           map_location=self.device,
+                                           defaults={"model": defaults["model"],
+                                                     "config": defaults})
         self.model.load_state_dict(state["model"])
         if resume:
             for name, optimizer in self.optimizers.items():

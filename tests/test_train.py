@@ -184,6 +184,20 @@ def test_checkpoint_from_another_model_is_refused_with_the_difference(tiny, tmp_
         )
 
 
+def test_a_checkpoint_older_than_a_setting_resumes_with_the_settings_default(tiny, tmp_path):
+    Trainer(config(epochs=1), tiny, save_dir=tmp_path, progress=False).fit()
+    manifest_path = checkpoints.epoch_path(tmp_path, 0).with_suffix(".json")
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["config"]["discriminator_steps"]  # written before the setting existed
+    manifest_path.write_text(json.dumps(manifest))
+    resumed = Trainer(config(epochs=2), tiny, save_dir=tmp_path, progress=False)
+    assert resumed.resume() and resumed.epochs_done == 1
+    resumed.fit()
+    stronger = Trainer(config(epochs=2, discriminator_steps=3), tiny, progress=False)
+    with pytest.raises(CheckpointError, match="discriminator_steps: checkpoint has 1, this run"):
+        stronger.load(checkpoints.epoch_path(tmp_path, 0))
+
+
 def test_a_resumed_run_may_lower_the_learning_rate_and_the_manifest_says_so(tiny, tmp_path):
     Trainer(config(epochs=1), tiny, save_dir=tmp_path, progress=False).fit()
     slower = Trainer(config(epochs=2, lr=5e-4), tiny, save_dir=tmp_path, progress=False)
