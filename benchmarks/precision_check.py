@@ -40,11 +40,16 @@ PRECISIONS = ("fp32", "bf16")
 MMD_SEED = 0  # one prior sample and code subsample for every run, so MMD² differs by model only
 
 
+def held_out_curves(trainer: Trainer) -> dict[str, list[float]]:
+    """The per-epoch test and validation metrics of the run."""
+    return {name: values for name, values in trainer.history.items()
+            if name.endswith(("/test", "/validation"))}
+
+
 def held_out_metrics(trainer: Trainer) -> dict[str, float]:
     """The last epoch's test and validation metrics; for a 2-D code also MMD² of the test codes
     to the prior (chapter 5's measure of fit)."""
-    metrics = {name: values[-1] for name, values in trainer.history.items()
-               if name.endswith(("/test", "/validation"))}
+    metrics = {name: values[-1] for name, values in held_out_curves(trainer).items()}
     if trainer.config.model.ncode == 2:
         codes = evaluate.encode_all(trainer.model, trainer.eval_images)
         generator = torch.Generator(trainer.device).manual_seed(MMD_SEED)
@@ -64,11 +69,9 @@ def train_run(name: str, precision: str, seed: int, epochs: int, lr_drop: int, r
                       progress=False)
     trainer.resume()
     trainer.fit()
-    history = trainer.history
     return {"precision": trainer.precision, "seed": seed, "threads": threads,
-            "metrics": held_out_metrics(trainer),
-            "curves": {k: v for k, v in history.items() if k.endswith(("/test", "/validation"))},
-            "median_epoch_seconds": statistics.median(history["time/epoch_seconds"])}
+            "metrics": held_out_metrics(trainer), "curves": held_out_curves(trainer),
+            "median_epoch_seconds": statistics.median(trainer.history["time/epoch_seconds"])}
 
 
 def compare(runs: dict[str, dict]) -> dict[str, dict]:
