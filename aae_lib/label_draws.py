@@ -3,7 +3,7 @@ recipe per seed, each seed drawing its own class-balanced labels, validation spl
 weights. Every run keeps the recipe's schedule for a fixed number of epochs, so no choice is
 made on the test set; the summary is the final test error's mean and standard deviation.
 
-    python -m aae_lib.label_draws semisupervised_1000 --seeds 1 2 --epochs 61
+    python -m aae_lib.label_draws semisupervised_1000 --seeds 0 1 2 --epochs 100
 
 Checkpoints go to ``--runs`` (an interrupted run resumes; a finished one is only read back),
 the summary to ``--out`` as JSON.
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("name", choices=[name for name, config in RECIPES.items()
                                          if config.classify and config.validation])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=positive_int, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
