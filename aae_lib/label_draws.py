@@ -6,7 +6,9 @@ made on the test set; the summary is the final test error's mean and standard de
     python -m aae_lib.label_draws semisupervised_1000 --seeds 0 1 2 --epochs 100
 
 Checkpoints go to ``--runs`` (an interrupted run resumes; a finished one is only read back),
-the summary to ``--out`` as JSON.
+the summary to ``--out`` as JSON. A draw already recorded in ``--out`` for the same recipe and
+epochs is kept as recorded, so a summary can grow by new seeds on another machine, where the
+earlier draws' checkpoints are gone. Each draw records the machine that trained it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,22 @@ def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
     history = trainer.history
     return {"seed": config.seed, "epochs": trainer.epochs_done,
             **{name: history[name] for name in TRACKED},
-            "train_seconds": sum(history["time/epoch_seconds"])}
+            "train_seconds": sum(history["time/epoch_seconds"]),
+            "device": device_name(trainer.device), "threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def recorded_draws(out: Path, name: str, epochs: int) -> dict[int, dict]:
+    """The draws an earlier summary at ``out`` holds for this recipe and epoch count, by seed;
+    none if there is no such summary. A summary of another recipe or length is an error, so
+    that it is never overwritten by mistake."""
+    if not out.exists():
+        return {}
+    summary = json.loads(out.read_text())
+    if (summary["recipe"], summary["epochs"]) != (name, epochs):
+        raise SystemExit(f"error: {out} holds {summary['recipe']} draws of {summary['epochs']} "
+                         f"epochs, not {name} of {epochs}; choose another --out")
+    return {run["seed"]: run for run in summary["runs"]}
 
 
 def final_test_error(run: dict) -> float:
@@ -66,24 +83,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="default: NAME_draws.json")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
-    data, runs = load_mnist(device=device), []
+    out = args.out or Path(f"{args.name}_draws.json")
+    recorded = recorded_draws(out, args.name, args.epochs)
+    data = load_mnist(device=device) if set(args.seeds) - set(recorded) else None
+    runs = []
     for seed in args.seeds:
-        run = train_draw(recipe(args.name, seed=seed), data, args.epochs,
-                         args.runs / f"{args.name}_seed{seed}", device)
+        run = recorded.get(seed) or train_draw(recipe(args.name, seed=seed), data, args.epochs,
+                                               args.runs / f"{args.name}_seed{seed}", device)
         runs.append(run)
         print(f"seed {seed}: test error {final_test_error(run):.2f} % after {run['epochs']} "
-              f"epochs ({run['train_seconds'] / 60:.0f} min of training)")
-    out = args.out or Path(f"{args.name}_draws.json")
-    summary = {"recipe": args.name, "epochs": args.epochs, "device": device_name(device),
-               "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-               "threads": torch.get_num_threads(),
-               **summarize(runs), "runs": runs}
+              f"epochs ({run['train_seconds'] / 60:.0f} min of training"
+              f"{', as recorded' if seed in recorded else ''})")
+    summary = {"recipe": args.name, "epochs": args.epochs, **summarize(runs), "runs": runs}
     out.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"test error {summary['test_error_mean']:.2f} ± {summary['test_error_std']:.2f} % "
           f"over {len(runs)} label draws; written to {out}")
 
 
-__all__ = ["train_draw", "final_test_error", "summarize"]
+__all__ = ["train_draw", "recorded_draws", "final_test_error", "summarize"]
 
 if __name__ == "__main__":
     main()

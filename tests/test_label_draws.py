@@ -59,3 +59,31 @@ def test_the_command_writes_every_draw_and_their_spread(tmp_path, capsys, monkey
     errors = [label_draws.final_test_error(run) for run in summary["runs"]]
     assert summary["test_error_mean"] == pytest.approx(sum(errors) / 2)
     assert "over 2 label draws" in capsys.readouterr().out
+
+
+def test_a_summary_grows_by_new_seeds_and_keeps_the_draws_it_records(tmp_path, monkeypatch):
+    import aae_lib.data
+
+    _, data = tiny(0)
+    monkeypatch.setattr(aae_lib.data, "load_mnist", lambda device: data)
+    out = tmp_path / "draws.json"
+    label_draws.main(["semisupervised_100", "--seeds", "3", "--epochs", "1",
+                      "--runs", str(tmp_path / "first"), "--out", str(out)])
+    first = json.loads(out.read_text())["runs"][0]
+    assert first["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    # The first machine's checkpoints are gone: seed 3 is read from the summary, not retrained.
+    label_draws.main(["semisupervised_100", "--seeds", "3", "4", "--epochs", "1",
+                      "--runs", str(tmp_path / "second"), "--out", str(out)])
+    summary = json.loads(out.read_text())
+    assert summary["runs"][0] == first and summary["runs"][1]["seed"] == 4
+    assert not (tmp_path / "second" / "semisupervised_100_seed3").exists()
+
+
+def test_a_summary_of_another_recipe_or_length_is_not_overwritten(tmp_path):
+    out = tmp_path / "draws.json"
+    out.write_text(json.dumps({"recipe": "semisupervised_100", "epochs": 61, "runs": []}))
+    with pytest.raises(SystemExit, match="holds semisupervised_100 draws of 61 epochs"):
+        label_draws.main(["semisupervised_1000", "--epochs", "61", "--out", str(out)])
+    with pytest.raises(SystemExit, match="not semisupervised_100 of 100"):
+        label_draws.main(["semisupervised_100", "--epochs", "100", "--out", str(out)])
+    assert json.loads(out.read_text())["epochs"] == 61
