@@ -8,7 +8,9 @@ made on the test set; the summary is the final test error's mean and standard de
 Checkpoints go to ``--runs`` (an interrupted run resumes; a finished one is only read back),
 the summary to ``--out`` as JSON. A draw already recorded in ``--out`` for the same recipe and
 epochs is kept as recorded, so a summary can grow by new seeds on another machine, where the
-earlier draws' checkpoints are gone. Each draw records the machine that trained it.
+earlier draws' checkpoints are gone. The committed model is one of the draws when its seed and
+epoch count match: it is read from its manifest's history, not retrained. Each draw records the
+machine that trained it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,20 @@ def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
             "train_seconds": sum(history["time/epoch_seconds"]),
             "device": device_name(trainer.device), "threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def committed_draw(name: str, seed: int, epochs: int) -> dict | None:
+    """The committed model of recipe ``name`` as a draw, if it is this seed's run of ``epochs``
+    epochs (its manifest keeps every epoch's accuracies); else None."""
+    from .pretrained import PRETRAINED_DIR
+
+    path = PRETRAINED_DIR / f"{name}.json"
+    manifest = json.loads(path.read_text()) if path.exists() else None
+    if manifest is None or (manifest["seed"], manifest["epochs_done"]) != (seed, epochs):
+        return None
+    history = manifest["history"]
+    return {"seed": seed, "epochs": epochs, **{name: history[name] for name in TRACKED},
+            "train_seconds": sum(history["time/epoch_seconds"]), "device": manifest["device"]}
 
 
 def recorded_draws(out: Path, name: str, epochs: int) -> dict[int, dict]:
@@ -88,19 +104,21 @@ def main(argv: list[str] | None = None) -> None:
     data = load_mnist(device=device) if set(args.seeds) - set(recorded) else None
     runs = []
     for seed in args.seeds:
-        run = recorded.get(seed) or train_draw(recipe(args.name, seed=seed), data, args.epochs,
-                                               args.runs / f"{args.name}_seed{seed}", device)
+        run = recorded.get(seed) or committed_draw(args.name, seed, args.epochs)
+        source = "recorded" if seed in recorded else "committed" if run else "trained"
+        if run is None:
+            run = train_draw(recipe(args.name, seed=seed), data, args.epochs,
+                             args.runs / f"{args.name}_seed{seed}", device)
         runs.append(run)
-        print(f"seed {seed}: test error {final_test_error(run):.2f} % after {run['epochs']} "
-              f"epochs ({run['train_seconds'] / 60:.0f} min of training"
-              f"{', as recorded' if seed in recorded else ''})")
+        print(f"seed {seed} ({source}): test error {final_test_error(run):.2f} % after "
+              f"{run['epochs']} epochs ({run['train_seconds'] / 60:.0f} min of training)")
     summary = {"recipe": args.name, "epochs": args.epochs, **summarize(runs), "runs": runs}
     out.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"test error {summary['test_error_mean']:.2f} ± {summary['test_error_std']:.2f} % "
           f"over {len(runs)} label draws; written to {out}")
 
 
-__all__ = ["train_draw", "recorded_draws", "final_test_error", "summarize"]
+__all__ = ["train_draw", "committed_draw", "recorded_draws", "final_test_error", "summarize"]
 
 if __name__ == "__main__":
     main()

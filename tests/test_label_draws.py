@@ -87,3 +87,18 @@ def test_a_summary_of_another_recipe_or_length_is_not_overwritten(tmp_path):
     with pytest.raises(SystemExit, match="not semisupervised_100 of 100"):
         label_draws.main(["semisupervised_100", "--epochs", "100", "--out", str(out)])
     assert json.loads(out.read_text())["epochs"] == 61
+
+
+def test_the_committed_model_is_read_as_its_seeds_draw_not_retrained():
+    from aae_lib.pretrained import PRETRAINED_DIR
+
+    manifest = json.loads((PRETRAINED_DIR / "semisupervised_all.json").read_text())
+    draw = label_draws.committed_draw("semisupervised_all", manifest["seed"],
+                                      manifest["epochs_done"])
+    assert draw["accuracy/test"] == manifest["history"]["accuracy/test"]
+    assert label_draws.final_test_error(draw) == pytest.approx(
+        100 * (1 - manifest["metrics"]["accuracy/test"]))
+    assert label_draws.committed_draw("semisupervised_all", manifest["seed"] + 1,
+                                      manifest["epochs_done"]) is None
+    assert label_draws.committed_draw("semisupervised_all", manifest["seed"],
+                                      manifest["epochs_done"] + 1) is None
