@@ -1,7 +1,7 @@
 """How far bf16 training efficiency can rise on this machine: the trainer's step as it runs,
 and with its overheads removed one at a time.
 
-    python -m benchmarks.bf16_ceiling [--kind fig2-gmm] [--steps N] [--repeats N]
+    python -m benchmarks.bf16_ceiling [--kind fig2-gmm] [--steps N] [--repeats N] [--data-dir D]
 
 Each variant times ``steps`` minibatches of ``benchmarks.train_speed``'s trainer after its
 warm-up; the variants run in turn, ``repeats`` times, in this one process, and the best run of
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -31,10 +32,10 @@ from benchmarks.train_speed import KINDS, machine, machine_tag, ours_trainer, st
 VARIANTS = ("fp32", "bf16", "bf16, no optimiser", "bf16 weights", "bf16 weights, no optimiser")
 
 
-def variant_trainer(variant: str, kind: str, steps: int):
+def variant_trainer(variant: str, kind: str, steps: int, data_dir: Path | None = None):
     """A warmed-up trainer on the CPU changed as ``variant`` says."""
     precision = "fp32" if variant == "fp32" else "bf16"
-    trainer = ours_trainer(kind, find_mnist(None), steps, torch.device("cpu"),
+    trainer = ours_trainer(kind, find_mnist(data_dir), steps, torch.device("cpu"),
                            {"precision": precision})
     if variant.startswith("bf16 weights"):
         trainer.model.to(torch.bfloat16)
@@ -58,9 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kind", choices=KINDS, default="fig2-gmm")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    trainers = {variant: variant_trainer(variant, args.kind, args.steps) for variant in VARIANTS}
+    trainers = {variant: variant_trainer(variant, args.kind, args.steps, args.data_dir)
+                for variant in VARIANTS}
     fp32 = trainers["fp32"]
     index = batch_indices(len(fp32.images), fp32.config.batch_size, fp32.generator, "cpu")[0]
     flops = step_flops(fp32, index)

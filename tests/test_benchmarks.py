@@ -8,7 +8,7 @@ import torch
 from aae_lib.data import find_mnist, load_mnist
 from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
-from benchmarks import precision_check, profile_ours, train_speed
+from benchmarks import bf16_ceiling, precision_check, profile_ours, train_speed
 from benchmarks.baseline import BaselineTrainer, model_kind, torchvision_root
 
 
@@ -144,3 +144,15 @@ def test_precision_check_verdict_fails_when_the_means_differ():
             "bf16/seed0": run(0.95), "bf16/seed1": run(0.951)}
     verdict = precision_check.compare(runs)["accuracy/test"]
     assert verdict["seed_gap"] == pytest.approx(0.001) and not verdict["within_noise"]
+
+
+def test_bf16_ceiling_removes_the_casts_and_the_optimiser(tiny_mnist_dir, capsys):
+    frozen = bf16_ceiling.variant_trainer("bf16 weights, no optimiser", "fig2-gmm", 1,
+                                          tiny_mnist_dir)
+    weights = [p.clone() for p in frozen.model.parameters()]
+    frozen.train_epoch()
+    assert all(p.dtype == torch.bfloat16 for p in frozen.model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(weights, frozen.model.parameters(), strict=True))
+    bf16_ceiling.main(["--steps", "1", "--repeats", "1", "--data-dir", str(tiny_mnist_dir)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "ms per step" in line]
+    assert [row[:28].strip() for row in rows] == list(bf16_ceiling.VARIANTS)
