@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from .models import AdversarialAutoencoder
+from .models import N_CLASSES, AdversarialAutoencoder
 from .priors import PinwheelMixture, Prior, SwissRoll
 
 EVAL_BATCH = 2000
@@ -44,6 +44,17 @@ def accuracy(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.
         correct = sum(int((model.classify(model.prepare(x)).argmax(1) == y).sum()) for x, y in
                       zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True))
     return correct / len(labels)
+
+
+def confusion_counts(model: AdversarialAutoencoder, images: torch.Tensor,
+                     labels: torch.Tensor) -> torch.Tensor:
+    """``counts[digit, class]``: how many test images of each digit the head puts in each class."""
+    with evaluation_mode(model):
+        predicted = torch.cat([model.classify(model.prepare(x)).argmax(1)
+                               for x in images.split(EVAL_BATCH)])
+    n = model.config.n_classes
+    pairs = labels.to(predicted.device) * n + predicted
+    return torch.bincount(pairs, minlength=N_CLASSES * n).reshape(N_CLASSES, n).cpu()
 
 
 def class_probabilities(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:

@@ -75,7 +75,7 @@ def draw_codes(trainer: Trainer, folder: Path, title: str, suffix: str = "",
             if manifolds and model.config.decoder_input == "code":
                 written += draw_manifolds(model, folder)
         if trainer.config.classify:
-            counts = confusion_counts(model, trainer.eval_images, trainer.eval_labels)
+            counts = evaluate.confusion_counts(model, trainer.eval_images, trainer.eval_labels)
             written.append(save(confusion_figure(counts, title),
                                 folder / f"confusion_matrix{suffix}.png"))
     return written
@@ -92,17 +92,6 @@ def draw_manifolds(model: AdversarialAutoencoder, folder: Path) -> list[str]:
     return [save(plots.image_grid(model.decode(grid.to(device)), SAMPLE_GRID,
                                   model.config.pixel_range), folder / name)
             for name, grid in grids.items()]
-
-
-def confusion_counts(model: AdversarialAutoencoder, images: torch.Tensor,
-                     labels: torch.Tensor) -> torch.Tensor:
-    """``counts[digit, class]``: how many test images of each digit the head puts in each class."""
-    with evaluate.evaluation_mode(model):
-        predicted = torch.cat([model.classify(model.prepare(x)).argmax(1)
-                               for x in images.split(evaluate.EVAL_BATCH)])
-    n = model.config.n_classes
-    pairs = labels.to(predicted.device) * n + predicted
-    return torch.bincount(pairs, minlength=N_CLASSES * n).reshape(N_CLASSES, n).cpu()
 
 
 def confusion_figure(counts: torch.Tensor, title: str) -> Figure:

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from .data import MNIST
+from .evaluate import confusion_counts
 from .pretrained import positive_int
 from .train import TrainConfig, Trainer, device_name
 
@@ -32,13 +33,16 @@ TRACKED = ("accuracy/validation", "accuracy/test")
 def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
                device: str | torch.device = "cpu") -> dict:
     """Train (or resume) one draw for ``epochs`` epochs; return its seed, per-epoch validation
-    and test accuracy, and the seconds spent training (evaluation excluded)."""
+    and test accuracy, the final test confusion counts (``[digit][class]``: where a draw's
+    errors concentrate) and the seconds spent training (evaluation excluded)."""
     trainer = Trainer(config, data, device, save_dir=run_dir, progress=False)
     trainer.resume()
     trainer.fit(epochs)
     history = trainer.history
     return {"seed": config.seed, "epochs": trainer.epochs_done,
             **{name: history[name] for name in TRACKED},
+            "confusion/test": confusion_counts(trainer.model, trainer.eval_images,
+                                               trainer.eval_labels).tolist(),
             "train_seconds": sum(history["time/epoch_seconds"]),
             "device": device_name(trainer.device), "threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability()}

@@ -27,6 +27,9 @@ def test_each_seed_draws_its_own_labels_and_a_finished_draw_is_only_read_back(tm
     assert [run["seed"] for run in runs] == [1, 2]
     assert all(len(run["accuracy/test"]) == 1 and run["train_seconds"] > 0 for run in runs)
     assert runs[0]["accuracy/validation"] != runs[1]["accuracy/validation"]
+    for run in runs:  # the confusion counts are the final test accuracy's, image by image
+        counts = torch.tensor(run["confusion/test"])
+        assert counts.sum() == 200 and int(counts.trace()) == round(200 * run["accuracy/test"][-1])
     config, data = tiny(1)
     again = label_draws.train_draw(config, data, 1, tmp_path / "1")
     assert again == runs[0]  # resumed after its last epoch: nothing retrained
