@@ -156,3 +156,9 @@ def test_bf16_ceiling_removes_the_casts_and_the_optimiser(tiny_mnist_dir, capsys
     bf16_ceiling.main(["--steps", "1", "--repeats", "1", "--data-dir", str(tiny_mnist_dir)])
     rows = [line for line in capsys.readouterr().out.splitlines() if "ms per step" in line]
     assert [row[:28].strip() for row in rows] == list(bf16_ceiling.VARIANTS)
+
+
+def test_the_cpu_is_named_with_its_family_and_model():
+    cpuinfo = "processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+    assert train_speed.cpu_model(cpuinfo) == "AMD EPYC (family 26, model 2)"
+    assert train_speed.cpu_model("model name\t: Intel Xeon\n") == "Intel Xeon"
