@@ -24,6 +24,7 @@ import torch
 
 from .data import MNIST
 from .evaluate import confusion_counts
+from .precision import cpu_model
 from .pretrained import positive_int
 from .train import TrainConfig, Trainer, device_name
 
@@ -44,8 +45,9 @@ def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
             "confusion/test": confusion_counts(trainer.model, trainer.eval_images,
                                                trainer.eval_labels).tolist(),
             "train_seconds": sum(history["time/epoch_seconds"]),
-            "device": device_name(trainer.device), "threads": torch.get_num_threads(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "device": device_name(trainer.device), "cpu": cpu_model(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads()}
 
 
 def committed_draw(name: str, seed: int, epochs: int) -> dict | None:

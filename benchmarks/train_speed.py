@@ -56,7 +56,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from aae_lib.data import MNIST, batch_indices, find_mnist, read_idx
-from aae_lib.precision import DTYPES, PEAK_SHAPES, cpu_flags, native_bf16, peak_matmul_gflops
+from aae_lib.precision import (
+    DTYPES,
+    PEAK_SHAPES,
+    cpu_flags,
+    cpu_model,
+    native_bf16,
+    peak_matmul_gflops,
+)
 from aae_lib.recipes import label_conditioned, reference_semisupervised, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
 
@@ -242,23 +249,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: CUDA is not available on this machine")
     return torch.device(name)
-
-
-def cpu_model(cpuinfo: str | None = None) -> str:
-    """The CPU's name with its family and model numbers: virtual machines often report only
-    "AMD EPYC", and two EPYC generations differ twofold in bf16 peak."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    fields = dict(re.findall(r"^(model name|cpu family|model)\s*:\s*(.+)$", cpuinfo, re.MULTILINE))
-    if "model name" not in fields:
-        return platform.processor() or "unknown CPU"
-    name = fields["model name"].strip()
-    if "cpu family" in fields and "model" in fields:
-        name += f" (family {fields['cpu family'].strip()}, model {fields['model'].strip()})"
-    return name
 
 
 def device_name(device: torch.device) -> str:

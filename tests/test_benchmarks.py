@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from aae_lib.data import find_mnist, load_mnist
+from aae_lib.precision import cpu_model
 from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
 from benchmarks import bf16_ceiling, precision_check, profile_ours, train_speed
@@ -160,5 +161,5 @@ def test_bf16_ceiling_removes_the_casts_and_the_optimiser(tiny_mnist_dir, capsys
 
 def test_the_cpu_is_named_with_its_family_and_model():
     cpuinfo = "processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
-    assert train_speed.cpu_model(cpuinfo) == "AMD EPYC (family 26, model 2)"
-    assert train_speed.cpu_model("model name\t: Intel Xeon\n") == "Intel Xeon"
+    assert cpu_model(cpuinfo) == "AMD EPYC (family 26, model 2)"
+    assert cpu_model("model name\t: Intel Xeon\n") == "Intel Xeon"

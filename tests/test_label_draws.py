@@ -5,6 +5,7 @@ import torch
 
 from aae_lib import label_draws
 from aae_lib.data import MNIST
+from aae_lib.precision import cpu_model
 from aae_lib.pretrained import smoke_run
 from aae_lib.recipes import recipe
 
@@ -74,6 +75,7 @@ def test_a_summary_grows_by_new_seeds_and_keeps_the_draws_it_records(tmp_path, m
                       "--runs", str(tmp_path / "first"), "--out", str(out)])
     first = json.loads(out.read_text())["runs"][0]
     assert first["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert first["cpu"] == cpu_model()
     # The first machine's checkpoints are gone: seed 3 is read from the summary, not retrained.
     label_draws.main(["semisupervised_100", "--seeds", "3", "4", "--epochs", "1",
                       "--runs", str(tmp_path / "second"), "--out", str(out)])
