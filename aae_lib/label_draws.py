@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from . import checkpoints
 from .data import MNIST
 from .evaluate import confusion_counts
 from .precision import cpu_model
@@ -53,11 +54,13 @@ def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
 def committed_draw(name: str, seed: int, epochs: int) -> dict | None:
     """The committed model of recipe ``name`` as a draw, if it is this seed's run of ``epochs``
     epochs (its manifest keeps every epoch's accuracies); else None."""
-    from .pretrained import PRETRAINED_DIR
+    from .pretrained import weights_path
 
-    path = PRETRAINED_DIR / f"{name}.json"
-    manifest = json.loads(path.read_text()) if path.exists() else None
-    if manifest is None or (manifest["seed"], manifest["epochs_done"]) != (seed, epochs):
+    path = weights_path(name)
+    if not path.exists():
+        return None
+    manifest = checkpoints.read_manifest(path)
+    if (manifest["seed"], manifest["epochs_done"]) != (seed, epochs):
         return None
     history = manifest["history"]
     return {"seed": seed, "epochs": epochs, **{name: history[name] for name in TRACKED},
