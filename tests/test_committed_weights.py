@@ -77,6 +77,23 @@ def test_five_discriminator_steps_let_the_label_decide_the_digit_of_the_10d_code
     assert from_z["supervised_ncode2"] < 0.3 and from_z["supervised_ncode10"] < 0.45
 
 
+def test_an_adversary_that_sees_the_digit_keeps_it_out_of_the_10d_code(mnist):
+    """Chapter 3: judged digit by digit, the 10-D code no longer names the digit (at most 20 %
+    of the test images by the nearest class mean, chance 10 %) and the label decides the
+    decoded digit more often than with five discriminator steps on all codes together."""
+    judge, _ = pretrained.load("semisupervised_1000")
+    codes = torch.Generator().manual_seed(1)
+    agreement, from_z = {}, {}
+    for name in ("supervised_ncode10", "supervised_ncode10_label_adversary"):
+        model, manifest = pretrained.load(name)
+        agreement[name] = evaluate.label_agreement(model, judge, model.prior.sample(1000, codes))
+        from_z[name] = evaluate.digit_from_code(evaluate.encode_all(model, mnist.test_images),
+                                                mnist.test_labels)
+    assert manifest["config"]["model"]["adversaries"] == [{"judges": "z", "sees_label": True}]
+    assert from_z["supervised_ncode10_label_adversary"] <= 0.20
+    assert agreement["supervised_ncode10_label_adversary"] > agreement["supervised_ncode10"]
+
+
 @pytest.mark.parametrize("name", sorted(pretrained.BOOK_MODELS))
 def test_reconstruction_error_matches_the_manifest(name, mnist):
     model, manifest = pretrained.load(name)
