@@ -61,37 +61,40 @@ def test_the_aae_fits_the_mixture_prior_far_closer_than_the_vae(mnist):
     assert fit["unsupervised_gmm"] < fit["vae_gmm"] / 3
 
 
-def test_five_discriminator_steps_let_the_label_decide_the_digit_of_the_10d_code(mnist):
+@pytest.fixture(scope="module")
+def style_measures(mnist):
+    """Chapter 3's two measures of each supervised model, by name: label agreement (1000
+    prior codes, seed 1, read by chapter 4's classifier) and digit from z on the test set;
+    and each model's config."""
+    judge, _ = pretrained.load("semisupervised_1000")
+    measures = {}
+    for name in ("supervised_ncode2", "supervised_ncode10", "supervised_ncode10_label_adversary"):
+        model, manifest = pretrained.load(name)
+        prior_codes = model.prior.sample(1000, torch.Generator().manual_seed(1))
+        codes = evaluate.encode_all(model, mnist.test_images)
+        measures[name] = {"agreement": evaluate.label_agreement(model, judge, prior_codes),
+                          "from_z": evaluate.digit_from_code(codes, mnist.test_labels),
+                          "config": manifest["config"]}
+    return measures
+
+
+def test_five_discriminator_steps_let_the_label_decide_the_digit_of_the_10d_code(style_measures):
     """Chapter 3: with the reference's one step the 10-D code kept the digit (label agreement
     46 %, digit from z 59 % after 24 epochs); the committed model takes five."""
-    judge, _ = pretrained.load("semisupervised_1000")
-    codes = torch.Generator().manual_seed(1)
-    agreement, from_z = {}, {}
-    for name in ("supervised_ncode2", "supervised_ncode10"):
-        model, manifest = pretrained.load(name)
-        agreement[name] = evaluate.label_agreement(model, judge, model.prior.sample(1000, codes))
-        from_z[name] = evaluate.digit_from_code(evaluate.encode_all(model, mnist.test_images),
-                                                mnist.test_labels)
-    assert manifest["config"]["discriminator_steps"] == 5
-    assert agreement["supervised_ncode2"] > 0.95 and agreement["supervised_ncode10"] > 0.75
-    assert from_z["supervised_ncode2"] < 0.3 and from_z["supervised_ncode10"] < 0.45
+    small, large = style_measures["supervised_ncode2"], style_measures["supervised_ncode10"]
+    assert large["config"]["discriminator_steps"] == 5
+    assert small["agreement"] > 0.95 and large["agreement"] > 0.75
+    assert small["from_z"] < 0.3 and large["from_z"] < 0.45
 
 
-def test_an_adversary_that_sees_the_digit_keeps_it_out_of_the_10d_code(mnist):
+def test_an_adversary_told_the_digit_keeps_it_out_of_the_10d_code(style_measures):
     """Chapter 3: judged digit by digit, the 10-D code no longer names the digit (at most 20 %
     of the test images by the nearest class mean, chance 10 %) and the label decides the
     decoded digit more often than with five discriminator steps on all codes together."""
-    judge, _ = pretrained.load("semisupervised_1000")
-    codes = torch.Generator().manual_seed(1)
-    agreement, from_z = {}, {}
-    for name in ("supervised_ncode10", "supervised_ncode10_label_adversary"):
-        model, manifest = pretrained.load(name)
-        agreement[name] = evaluate.label_agreement(model, judge, model.prior.sample(1000, codes))
-        from_z[name] = evaluate.digit_from_code(evaluate.encode_all(model, mnist.test_images),
-                                                mnist.test_labels)
-    assert manifest["config"]["model"]["adversaries"] == [{"judges": "z", "sees_label": True}]
-    assert from_z["supervised_ncode10_label_adversary"] <= 0.20
-    assert agreement["supervised_ncode10_label_adversary"] > agreement["supervised_ncode10"]
+    five_steps, judged = (style_measures["supervised_ncode10"],
+                          style_measures["supervised_ncode10_label_adversary"])
+    assert judged["config"]["model"]["adversaries"] == [{"judges": "z", "sees_label": True}]
+    assert judged["from_z"] <= 0.20 and judged["agreement"] > five_steps["agreement"]
 
 
 @pytest.mark.parametrize("name", sorted(pretrained.BOOK_MODELS))
