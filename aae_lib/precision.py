@@ -35,17 +35,21 @@ PROBE_SECONDS = 0.03  # per dtype and shape; a slow dtype stops after its first 
 log = logging.getLogger("aae_lib")
 
 
+def _read_cpuinfo() -> str:
+    """Linux's /proc/cpuinfo, or "" where it cannot be read."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_flags(cpuinfo: str | None = None) -> set[str]:
     """The CPU's feature flags as Linux reports them (empty where /proc/cpuinfo is absent).
 
     ``torch.backends.cpu.get_cpu_capability()`` names only the vector width PyTorch's own
     kernels use ("AVX2", "AVX512"), not whether the CPU has bf16 instructions, hence this.
     """
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return set()
+    cpuinfo = _read_cpuinfo() if cpuinfo is None else cpuinfo
     match = re.search(r"^(?:flags|Features)\s*:(.*)$", cpuinfo, re.MULTILINE)
     return set(match.group(1).split()) if match else set()
 
@@ -53,11 +57,7 @@ def cpu_flags(cpuinfo: str | None = None) -> set[str]:
 def cpu_model(cpuinfo: str | None = None) -> str:
     """The CPU's name with its family and model numbers: virtual machines often report only
     "AMD EPYC", and two EPYC generations differ twofold in bf16 peak."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
+    cpuinfo = _read_cpuinfo() if cpuinfo is None else cpuinfo
     fields = dict(re.findall(r"^(model name|cpu family|model)\s*:\s*(.+)$", cpuinfo, re.MULTILINE))
     if "model name" not in fields:
         return platform.processor() or "unknown CPU"
