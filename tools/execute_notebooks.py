@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -21,6 +22,8 @@ def execute(path: Path) -> None:
     start = time.perf_counter()
     NotebookClient(notebook, timeout=1800, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    # One stream output per cell however the kernel flushed it, so that reruns diff cleanly.
+    CoalesceStreamsPreprocessor().preprocess(notebook, {})
     nbformat.write(notebook, path)
     print(f"{path.name}: {time.perf_counter() - start:.0f} s")
 
