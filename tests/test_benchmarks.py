@@ -40,6 +40,16 @@ def test_smoke_run_writes_positive_figures(tiny_mnist_dir, tmp_path, capsys):
     assert "Fig 2 (mixture prior" in out
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_gets_an_efficiency_only_where_it_is_native(native):
+    run = {"examples_per_second": 100.0, "peak_memory_bytes": 1, "gflops": 4.8,
+           "matmul_flops_per_example": 1e7}
+    peaks = train_speed.efficiency_peaks({"fp32": 88.0, "bf16": 3.0}, native)
+    row = train_speed.compare({"ours-bf16": [run], "baseline": [run]}, peaks)
+    assert row["baseline"]["efficiency"] == pytest.approx(4.8 / 88)
+    assert (row["ours-bf16"]["efficiency"] is not None) == native
+
+
 def test_precision_option_picks_the_sides():
     args = train_speed.parse_args(["--ours-option", "precision=bf16", "--ours-option", "seed=2"])
     assert args.precisions == ["bf16"] and dict(args.ours_option) == {"seed": 2}
