@@ -454,6 +454,7 @@ def main(argv: list[str] | None = None) -> dict | None:
                         "options": options}))
 
     peaks = {p: max(r[p]["peak"] for r in peak_runs) for p in peak_runs[0]}
+    efficiency = efficiency_peaks(peaks, native_bf16(device))
     report = {
         "machine": machine(device, args.threads),
         "device": device_name(device), "device_type": device.type,
@@ -464,8 +465,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         "peak_gflops": peaks, "peak_runs": peak_runs,
         "memory_measure": ("torch.cuda.max_memory_allocated per child" if device.type == "cuda"
                            else "peak resident set (VmHWM) per child process"),
-        "kinds": {kind: compare(kind_runs, efficiency_peaks(peaks, native_bf16(device)))
-                  for kind, kind_runs in runs.items()},
+        "kinds": {kind: compare(kind_runs, efficiency) for kind, kind_runs in runs.items()},
         "wall_seconds": time.perf_counter() - started,
     }
     print(format_table(report))
