@@ -11,6 +11,12 @@ epochs is kept as recorded, so a summary can grow by new seeds on another machin
 earlier draws' checkpoints are gone. The committed model is one of the draws when its seed and
 epoch count match: it is read from its manifest's history, not retrained. Each draw records the
 machine that trained it.
+
+``--training-seed T`` keeps each seed's labels and validation split but starts every run from
+the initial weights and batch order of seed ``T``: whether a draw's error belongs to its labels
+or to the luck of its training.
+
+    python -m aae_lib.label_draws semisupervised_100 --seeds 2 3 --epochs 61 --training-seed 10
 """
 
 from __future__ import annotations
@@ -34,14 +40,16 @@ TRACKED = ("accuracy/validation", "accuracy/test")
 
 def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
                device: str | torch.device = "cpu") -> dict:
-    """Train (or resume) one draw for ``epochs`` epochs; return its seed, per-epoch validation
+    """Train (or resume) one draw for ``epochs`` epochs; return its seed (the labels'), the
+    training seed, per-epoch validation
     and test accuracy, the final test confusion counts (``[digit][class]``: where a draw's
     errors concentrate) and the seconds spent training (evaluation excluded)."""
     trainer = Trainer(config, data, device, save_dir=run_dir, progress=False)
     trainer.resume()
     trainer.fit(epochs)
     history = trainer.history
-    return {"seed": config.seed, "epochs": trainer.epochs_done,
+    return {"seed": config.seed if config.label_seed is None else config.label_seed,
+            "training_seed": config.seed, "epochs": trainer.epochs_done,
             **{name: history[name] for name in TRACKED},
             "confusion/test": confusion_counts(trainer.model, trainer.eval_images,
                                                trainer.eval_labels).tolist(),
@@ -67,17 +75,25 @@ def committed_draw(name: str, seed: int, epochs: int) -> dict | None:
             "train_seconds": sum(history["time/epoch_seconds"]), "device": manifest["device"]}
 
 
-def recorded_draws(out: Path, name: str, epochs: int) -> dict[int, dict]:
-    """The draws an earlier summary at ``out`` holds for this recipe and epoch count, by seed;
-    none if there is no such summary. A summary of another recipe or length is an error, so
-    that it is never overwritten by mistake."""
+def recorded_draws(out: Path, name: str, epochs: int,
+                   training_seed: int | None = None) -> dict[int, dict]:
+    """The draws an earlier summary at ``out`` holds for this recipe, epoch count and training
+    seed, by seed; none if there is no such summary. A summary of another recipe, length or
+    training seed is an error, so that it is never overwritten by mistake."""
     if not out.exists():
         return {}
     summary = json.loads(out.read_text())
-    if (summary["recipe"], summary["epochs"]) != (name, epochs):
-        raise SystemExit(f"error: {out} holds {summary['recipe']} draws of {summary['epochs']} "
-                         f"epochs, not {name} of {epochs}; choose another --out")
+    held = (summary["recipe"], summary["epochs"], summary.get("training_seed"))
+    if held != (name, epochs, training_seed):
+        raise SystemExit(f"error: {out} holds {describe(*held)}, not "
+                         f"{describe(name, epochs, training_seed)}; choose another --out")
     return {run["seed"]: run for run in summary["runs"]}
+
+
+def describe(name: str, epochs: int, training_seed: int | None) -> str:
+    """A summary's kind of draws, in words."""
+    trained = "" if training_seed is None else f", each trained from seed {training_seed}"
+    return f"{name} draws of {epochs} epochs{trained}"
 
 
 def final_test_error(run: dict) -> float:
@@ -106,28 +122,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, help="default: NAME_draws.json")
+    parser.add_argument("--training-seed", type=int,
+                        help="initial weights and batch order of this seed for every draw "
+                             "(default: each draw's own seed)")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
-    out = args.out or Path(f"{args.name}_draws.json")
-    recorded = recorded_draws(out, args.name, args.epochs)
+    training = args.training_seed
+    suffix = "" if training is None else f"_training{training}"
+    out = args.out or Path(f"{args.name}_draws{suffix}.json")
+    recorded = recorded_draws(out, args.name, args.epochs, training)
     data = load_mnist(device=device) if set(args.seeds) - set(recorded) else None
     runs = []
     for seed in args.seeds:
-        run = recorded.get(seed) or committed_draw(args.name, seed, args.epochs)
+        run = recorded.get(seed)
+        if run is None and training is None:
+            run = committed_draw(args.name, seed, args.epochs)
         source = "recorded" if seed in recorded else "committed" if run else "trained"
         if run is None:
-            run = train_draw(recipe(args.name, seed=seed), data, args.epochs,
-                             args.runs / f"{args.name}_seed{seed}", device)
+            seeds = dict(seed=seed) if training is None else dict(seed=training, label_seed=seed)
+            run = train_draw(recipe(args.name, **seeds), data, args.epochs,
+                             args.runs / f"{args.name}_seed{seed}{suffix}", device)
         runs.append(run)
         print(f"seed {seed} ({source}): test error {final_test_error(run):.2f} % after "
               f"{run['epochs']} epochs ({run['train_seconds'] / 60:.0f} min of training)")
-    summary = {"recipe": args.name, "epochs": args.epochs, **summarize(runs), "runs": runs}
+    summary = {"recipe": args.name, "epochs": args.epochs, "training_seed": training,
+               **summarize(runs), "runs": runs}
     out.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"test error {summary['test_error_mean']:.2f} ± {summary['test_error_std']:.2f} % "
           f"over {len(runs)} label draws; written to {out}")
 
 
-__all__ = ["train_draw", "committed_draw", "recorded_draws", "final_test_error", "summarize"]
+__all__ = ["train_draw", "committed_draw", "recorded_draws", "describe", "final_test_error",
+           "summarize"]
 
 if __name__ == "__main__":
     main()

@@ -79,6 +79,9 @@ class TrainConfig:
     # and the paper take one; a stronger adversary can push more of a feature out of the code.
     discriminator_steps: int = 1
     seed: int = 0
+    # The labeled images and the validation split; None: ``seed``. A separate seed keeps one
+    # label draw while the initial weights and the batch order change.
+    label_seed: int | None = None
     # "bf16": bfloat16 autocast for the forward passes; "auto": bf16 where the hardware does it
     # natively and a start-up probe finds it faster, fp32 elsewhere (aae_lib.precision)
     precision: str = "auto"
@@ -179,8 +182,9 @@ class Trainer:
         self.epochs_done = 0
         self.speed = float("nan")  # examples per second over the last fit()
         self.epochs_trained = 0  # by the last fit()
+        label_seed = config.seed if config.label_seed is None else config.label_seed
         view = labeled_view(data.to(self.device), config.n_labeled, config.validation,
-                            config.seed)
+                            label_seed)
         self.images, self.labels, self.labeled_index = view.images, view.labels, view.labeled
         self.eval_images, self.eval_labels = view.test_images, view.test_labels
         self.validation_images, self.validation_labels = view.validation_images, \

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -89,9 +90,26 @@ def test_a_summary_of_another_recipe_or_length_is_not_overwritten(tmp_path):
     out.write_text(json.dumps({"recipe": "semisupervised_100", "epochs": 61, "runs": []}))
     with pytest.raises(SystemExit, match="holds semisupervised_100 draws of 61 epochs"):
         label_draws.main(["semisupervised_1000", "--epochs", "61", "--out", str(out)])
-    with pytest.raises(SystemExit, match="not semisupervised_100 of 100"):
+    with pytest.raises(SystemExit, match="not semisupervised_100 draws of 100 epochs;"):
         label_draws.main(["semisupervised_100", "--epochs", "100", "--out", str(out)])
+    with pytest.raises(SystemExit, match="of 61 epochs, each trained from seed 10;"):
+        label_draws.main(["semisupervised_100", "--epochs", "61", "--training-seed", "10",
+                          "--out", str(out)])
     assert json.loads(out.read_text())["epochs"] == 61
+
+
+def test_a_training_seed_keeps_each_draws_labels_and_changes_its_start(tmp_path):
+    from aae_lib.train import Trainer
+
+    config, data = tiny(2)
+    own = Trainer(config, data, progress=False)
+    retrained = Trainer(replace(config, seed=10, label_seed=2), data, progress=False)
+    assert torch.equal(own.labeled_index, retrained.labeled_index)
+    assert torch.equal(own.validation_labels, retrained.validation_labels)
+    first_weights = [next(t.model.parameters()) for t in (own, retrained)]
+    assert not torch.equal(*first_weights)
+    run = label_draws.train_draw(retrained.config, data, 1, tmp_path)
+    assert (run["seed"], run["training_seed"]) == (2, 10)
 
 
 def test_the_committed_model_is_read_as_its_seeds_draw_not_retrained():
