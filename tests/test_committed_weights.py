@@ -144,6 +144,28 @@ def test_the_committed_model_is_one_of_its_label_draws(name, draws, ceiling):
     assert all(final_test_error(run) < ceiling for run in runs.values())
 
 
+def test_the_100_label_draws_retrained_from_another_start_keep_their_labels():
+    """Chapter 4's "labels or start" runs: the same draws, another seed's initial weights and
+    batch order, the same schedule; each keeps its final test confusion counts."""
+    from aae_lib.label_draws import final_test_error, summarize
+
+    folder = pretrained.PRETRAINED_DIR
+    summary = json.loads((folder / "semisupervised_100_draws_training10.json").read_text())
+    own = {run["seed"]: run for run in
+           json.loads((folder / "semisupervised_100_draws.json").read_text())["runs"]}
+    assert (summary["recipe"], summary["epochs"], summary["training_seed"]) == \
+        ("semisupervised_100", 61, 10)
+    mean = summarize(summary["runs"])["test_error_mean"]
+    assert summary["test_error_mean"] == pytest.approx(mean)
+    for run in summary["runs"]:
+        assert run["training_seed"] == 10 and run["seed"] in own
+        assert len(run["accuracy/test"]) == 61
+        assert run["accuracy/test"] != own[run["seed"]]["accuracy/test"]
+        counts = torch.tensor(run["confusion/test"])
+        assert counts.sum() == 10_000
+        assert 100 * (1 - counts.trace() / 10_000) == pytest.approx(final_test_error(run))
+
+
 @pytest.mark.parametrize("name", ["label_gmm_all", "label_gmm_10k"])
 def test_label_conditioned_codes_land_in_their_digits_component(name, mnist):
     model, manifest = pretrained.load(name)
