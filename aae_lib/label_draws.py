@@ -40,10 +40,10 @@ TRACKED = ("accuracy/validation", "accuracy/test")
 
 def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
                device: str | torch.device = "cpu") -> dict:
-    """Train (or resume) one draw for ``epochs`` epochs; return its seed (the labels'), the
-    training seed, per-epoch validation
-    and test accuracy, the final test confusion counts (``[digit][class]``: where a draw's
-    errors concentrate) and the seconds spent training (evaluation excluded)."""
+    """Train (or resume) one draw for ``epochs`` epochs; return its seed (the labels') and
+    training seed, per-epoch validation and test accuracy, the final test confusion counts
+    (``[digit][class]``: where a draw's errors concentrate) and the seconds spent training
+    (evaluation excluded)."""
     trainer = Trainer(config, data, device, save_dir=run_dir, progress=False)
     trainer.resume()
     trainer.fit(epochs)
@@ -121,7 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=positive_int, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
-    parser.add_argument("--out", type=Path, help="default: NAME_draws.json")
+    parser.add_argument("--out", type=Path,
+                        help="default: NAME_draws.json; NAME_draws_trainingT.json with "
+                             "--training-seed T")
     parser.add_argument("--training-seed", type=int,
                         help="initial weights and batch order of this seed for every draw "
                              "(default: each draw's own seed)")
