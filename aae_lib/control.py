@@ -25,16 +25,16 @@ def train_classifier_alone(config: TrainConfig, data: MNIST, epochs: int,
                            device: str | torch.device = "cpu") -> dict:
     """Train on the ``config.n_labeled`` labeled images only; pick the epoch on validation.
 
-    Uses the same class-balanced labels (same seed) and, with ``config.validation``, the same
-    50 000 / 10 000 split as the semi-supervised run. Returns the per-epoch validation and test
-    accuracies, the chosen epoch and its test accuracy.
+    Uses the same class-balanced labels (``config.label_draw_seed``) and, with
+    ``config.validation``, the same 50 000 / 10 000 split as the semi-supervised run. Returns
+    the per-epoch validation and test accuracies, the chosen epoch and its test accuracy.
     """
     if not config.validation:
         raise ValueError("the control chooses its epoch on validation: set validation=True")
     device = torch.device(device)
     torch.manual_seed(config.seed)
     generator = torch.Generator(device).manual_seed(config.seed)
-    view = labeled_view(data.to(device), config.n_labeled, True, config.seed)
+    view = labeled_view(data.to(device), config.n_labeled, True, config.label_draw_seed)
     model = AdversarialAutoencoder(config.model).to(device)
     optimizer = torch.optim.SGD(model.encoder.parameters(), lr=config.phase_lr("classification"),
                                 momentum=config.phase_momentum("classification"))

@@ -48,8 +48,8 @@ def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
     trainer.resume()
     trainer.fit(epochs)
     history = trainer.history
-    return {"seed": config.seed if config.label_seed is None else config.label_seed,
-            "training_seed": config.seed, "epochs": trainer.epochs_done,
+    return {"seed": config.label_draw_seed, "training_seed": config.seed,
+            "epochs": trainer.epochs_done,
             **{name: history[name] for name in TRACKED},
             "confusion/test": confusion_counts(trainer.model, trainer.eval_images,
                                                trainer.eval_labels).tolist(),

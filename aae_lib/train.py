@@ -137,6 +137,11 @@ class TrainConfig:
         return cls(model=model, **{**values, "lr_milestones": tuple(values["lr_milestones"])})
 
     @property
+    def label_draw_seed(self) -> int:
+        """The seed that draws the labeled images and the validation split."""
+        return self.seed if self.label_seed is None else self.label_seed
+
+    @property
     def phases(self) -> list[str]:
         """The optimised phases, in the order they run on a minibatch."""
         names = ["reconstruction"]
@@ -182,9 +187,8 @@ class Trainer:
         self.epochs_done = 0
         self.speed = float("nan")  # examples per second over the last fit()
         self.epochs_trained = 0  # by the last fit()
-        label_seed = config.seed if config.label_seed is None else config.label_seed
         view = labeled_view(data.to(self.device), config.n_labeled, config.validation,
-                            label_seed)
+                            config.label_draw_seed)
         self.images, self.labels, self.labeled_index = view.images, view.labels, view.labeled
         self.eval_images, self.eval_labels = view.test_images, view.test_labels
         self.validation_images, self.validation_labels = view.validation_images, \
