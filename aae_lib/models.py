@@ -68,6 +68,9 @@ class ModelConfig:
     regularizer: str = "adversarial"  # "kl": a VAE, with the same networks and prior
     # "cluster_heads" decoders: pairs of heads closer than this are pushed apart
     cluster_head_spacing: float = 0.0
+    # Batch norm on every encoder layer, code and class logits included (the paper's
+    # clustering encoder); the decoder and the discriminators never have it.
+    encoder_batch_norm: bool = False
 
     def __post_init__(self):
         if self.prior not in PRIOR_NAMES:
@@ -149,7 +152,8 @@ class AdversarialAutoencoder(nn.Module):
         self.config = config
         self.prior = config.make_prior()
         self.encoder = Encoder(config.ncode, config.hidden, config.encoder_head,
-                               n_classes=config.n_classes)
+                               n_classes=config.n_classes,
+                               batch_norm=config.encoder_batch_norm)
         self.decoder = Decoder(config.ncode + config.decoder_features, config.hidden,
                                config.pixel_range)
         self.discriminators = nn.ModuleDict({

@@ -26,10 +26,15 @@ class Encoder(nn.Module):
     reparameterised one, z = mu + softplus(s) * eps, which returns mu outside training.
     Dropout acts only when the caller passes a rate, because the reference applies it in the
     reconstruction phase alone.
+
+    ``batch_norm`` normalises every layer of the encoder, the code and the class logits
+    included, as the paper's clustering encoder does: each logit then has zero mean and unit
+    spread over a minibatch, so no class can be dropped from every image of it. In evaluation
+    the running statistics are used (buffers, saved with the weights).
     """
 
     def __init__(self, ncode: int, hidden: int = 1000, head: str = "deterministic",
-                 n_classes: int = 0):
+                 n_classes: int = 0, batch_norm: bool = False):
         super().__init__()
         if head not in ("deterministic", "gaussian"):
             raise ValueError(f"unknown encoder head {head!r}; choose deterministic or gaussian")
@@ -39,17 +44,29 @@ class Encoder(nn.Module):
         self.z_mean = nn.Linear(hidden, ncode)
         self.z_scale = nn.Linear(hidden, ncode) if head == "gaussian" else None
         self.class_logits = nn.Linear(hidden, n_classes) if n_classes else None
+        # Created only when asked for, so that models without them keep their state-dict keys.
+        self.norms = nn.ModuleDict({
+            "hidden1": nn.BatchNorm1d(hidden), "hidden2": nn.BatchNorm1d(hidden),
+            "z": nn.BatchNorm1d(ncode),
+            **({"class_logits": nn.BatchNorm1d(n_classes)} if n_classes else {}),
+        }) if batch_norm else None
+
+    def _normed(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        return self.norms[name](x) if self.norms is not None else x
 
     def _features(self, x: torch.Tensor, dropout: float) -> torch.Tensor:
-        h = F.dropout(F.relu(self.hidden1(x)), dropout) if dropout else F.relu(self.hidden1(x))
-        return F.dropout(F.relu(self.hidden2(h)), dropout) if dropout else F.relu(self.hidden2(h))
+        h = F.relu(self._normed("hidden1", self.hidden1(x)))
+        h = F.dropout(h, dropout) if dropout else h
+        h = F.relu(self._normed("hidden2", self.hidden2(h)))
+        return F.dropout(h, dropout) if dropout else h
 
     def forward(self, x: torch.Tensor, dropout: float = 0.0):
         h = self._features(x, dropout)
-        z = self.z_mean(h)
+        z = self._normed("z", self.z_mean(h))
         if self.z_scale is not None and self.training:
             z = z + F.softplus(self.z_scale(h)) * torch.randn_like(z)
-        logits = self.class_logits(h) if self.class_logits is not None else None
+        logits = (self._normed("class_logits", self.class_logits(h))
+                  if self.class_logits is not None else None)
         return z, logits
 
     def posterior(self, x: torch.Tensor, dropout: float = 0.0
@@ -58,7 +75,7 @@ class Encoder(nn.Module):
         if self.z_scale is None:
             raise ValueError("a deterministic encoder has no posterior spread")
         h = self._features(x, dropout)
-        return self.z_mean(h), F.softplus(self.z_scale(h))
+        return self._normed("z", self.z_mean(h)), F.softplus(self.z_scale(h))
 
 
 class Decoder(nn.Module):

@@ -23,6 +23,12 @@ def add_input_noise(images: torch.Tensor, std: float, pixel_range: str) -> torch
     return images + std * scale * torch.randn_like(images)
 
 
+def drop_input_pixels(images: torch.Tensor, rate: float) -> torch.Tensor:
+    """Dropout on the encoder's input: each pixel zeroed with probability ``rate``, the rest
+    scaled by 1 / (1 - rate). The paper's clustering model uses rate 0.2 instead of noise."""
+    return F.dropout(images, rate) if rate else images
+
+
 def reconstruction_loss(model: AdversarialAutoencoder, inputs: torch.Tensor,
                         targets: torch.Tensor, decoder_labels: torch.Tensor | None,
                         dropout: float = 0.0) -> torch.Tensor:

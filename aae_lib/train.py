@@ -27,6 +27,7 @@ from .errors import AAEError, TrainingDiverged
 from .models import AdversarialAutoencoder, Adversary, ModelConfig, label_condition
 from .phases import (
     add_input_noise,
+    drop_input_pixels,
     classification_loss,
     cluster_head_penalty,
     discriminator_loss,
@@ -70,6 +71,8 @@ class TrainConfig:
     lr_milestones: tuple[int, ...] = (100, 300)  # epochs at which every lr is divided by 10
     weights: dict[str, float] = field(default_factory=lambda: dict(REFERENCE_WEIGHTS))
     noise_std: float = 0.0  # std of input noise in [0, 1] pixel units (paper: 0.3)
+    # Fraction of the encoder's input pixels zeroed in training (the paper's clustering: 0.2)
+    input_dropout: float = 0.0
     dropout_keep: float = 1.0
     n_labeled: int | None = None  # labels the model may see; None = every label
     classify: bool = False  # a classification phase on the labeled images (semi-supervised)
@@ -106,6 +109,8 @@ class TrainConfig:
                 problems.append(f"{name} is 0: nothing would be trained")
         if not 0.0 < self.dropout_keep <= 1.0:
             problems.append(f"dropout keep probability must be in (0, 1], not {self.dropout_keep}")
+        if not 0.0 <= self.input_dropout < 1.0:
+            problems.append(f"input dropout must be in [0, 1), not {self.input_dropout}")
         if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
             problems.append(f"noise std must be a finite number >= 0, not {self.noise_std}")
         unknown = set(self.weights) - set(REFERENCE_WEIGHTS)
@@ -217,7 +222,9 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- one step
     def _noisy(self, images: torch.Tensor) -> torch.Tensor:
-        return add_input_noise(images, self.config.noise_std, self.config.model.pixel_range)
+        """The encoder's training input: the image with the run's noise and input dropout."""
+        noisy = add_input_noise(images, self.config.noise_std, self.config.model.pixel_range)
+        return drop_input_pixels(noisy, self.config.input_dropout)
 
     def _autocast(self):
         """bfloat16 matrix products for the forward passes; weights and optimisers stay fp32.
