@@ -180,6 +180,33 @@ def _mmd2(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean())
 
 
+def majority_cluster_error(model: AdversarialAutoencoder, validation_images: torch.Tensor,
+                           validation_labels: torch.Tensor, test_images: torch.Tensor,
+                           test_labels: torch.Tensor) -> float:
+    """Test error when each cluster takes the commonest label of its validation images: the
+    best a cluster can be labelled, beside the paper's one-image rule (``cluster_error``).
+    A cluster no validation image falls in counts as wrong."""
+    validation = class_probabilities(model, validation_images).argmax(1)
+    n = model.config.n_classes
+    votes = torch.zeros(n, int(validation_labels.max()) + 1, dtype=torch.long)
+    votes.index_put_((validation.cpu(), validation_labels.cpu()),
+                     torch.ones(len(validation), dtype=torch.long), accumulate=True)
+    cluster_labels = torch.where(votes.sum(1) > 0, votes.argmax(1), -1)
+    test_clusters = class_probabilities(model, test_images).argmax(1).cpu()
+    return float((cluster_labels[test_clusters] != test_labels.cpu()).float().mean())
+
+
+# A cluster counts as in use when it holds at least this share of the images.
+CLUSTER_IN_USE_SHARE = 0.01
+
+
+def clusters_in_use(model: AdversarialAutoencoder, images: torch.Tensor) -> int:
+    """How many clusters hold at least ``CLUSTER_IN_USE_SHARE`` of ``images``: a collapsed
+    head uses two or three of its sixteen."""
+    sizes = cluster_sizes(model, images)
+    return int((sizes >= CLUSTER_IN_USE_SHARE * len(images)).sum())
+
+
 def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor,
             split: str, classifier: bool = False) -> dict[str, float]:
     """The per-epoch metrics of a model, named ``metric/split`` (grouped when plotted):

@@ -377,9 +377,12 @@ class Trainer:
             metrics["accuracy/train"] = evaluate.accuracy(model, self.images[labeled],
                                                           self.labels[labeled])
         elif self.config.model.n_classes and self.config.validation:  # clusters, no labels
-            metrics["cluster_error/test"] = evaluate.cluster_error(
-                model, self.validation_images, self.validation_labels, self.eval_images,
-                self.eval_labels)[0]
+            held_out = (self.validation_images, self.validation_labels, self.eval_images,
+                        self.eval_labels)
+            metrics["cluster_error/test"] = evaluate.cluster_error(model, *held_out)[0]
+            metrics["majority_cluster_error/test"] = evaluate.majority_cluster_error(
+                model, *held_out)
+            metrics["clusters_in_use/test"] = evaluate.clusters_in_use(model, self.eval_images)
         return metrics
 
     def fit(self, epochs: int | None = None) -> dict[str, list[float]]:

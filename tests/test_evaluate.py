@@ -23,6 +23,23 @@ def test_cluster_error_labels_each_cluster_by_its_most_confident_validation_imag
     assert evaluate.cluster_sizes(model, images).tolist() == [0, 0, 8, 0]  # a collapsed head
 
 
+def test_majority_labelling_and_clusters_in_use_on_a_hand_built_head():
+    model = AdversarialAutoencoder(categorical(n_classes=4, ncode=2, hidden=8))
+    clusters = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])  # cluster 3 is empty
+    model.classify = lambda x: 9.0 * torch.nn.functional.one_hot(clusters, 4).float()
+    images = torch.zeros(10, 784, dtype=torch.uint8)
+    validation_labels = torch.tensor([4, 4, 5, 6, 6, 8, 8, 8, 1, 1])
+    # majority labels: cluster 0 -> 4, 1 -> 6, 2 -> 8; test images agree on 4 + 2 + 3 = 9
+    test_labels = torch.tensor([4, 4, 4, 6, 6, 8, 8, 8, 8, 0])
+    error = evaluate.majority_cluster_error(model, images, validation_labels, images,
+                                            test_labels)
+    assert error == pytest.approx(1 / 10)
+    assert evaluate.clusters_in_use(model, images) == 3
+    clusters = torch.tensor([0] * 199 + [1])  # one image in 200 is under the 1 % share
+    many = torch.zeros(200, 784, dtype=torch.uint8)
+    assert evaluate.clusters_in_use(model, many) == 1
+
+
 def test_prior_mmd_is_at_sampling_noise_for_prior_samples_and_large_for_a_collapsed_code():
     from aae_lib.priors import make_prior
 

@@ -8,7 +8,7 @@ import torch
 from aae_lib import checkpoints, evaluate
 from aae_lib.data import MNIST
 from aae_lib.errors import CheckpointError, TrainingDiverged
-from aae_lib.models import ModelConfig
+from aae_lib.models import AdversarialAutoencoder, ModelConfig
 from aae_lib.phases import cluster_head_penalty
 from aae_lib.recipes import (
     RECIPES,
@@ -170,6 +170,60 @@ def test_resumed_run_equals_uninterrupted_run_with_noise_and_dropout(tiny, tmp_p
     for a, b in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert resumed.history["loss/reconstruction"] == straight.history["loss/reconstruction"]
+
+
+def clustering_config(**overrides):
+    """A tiny run with the paper's clustering encoder and input dropout."""
+    model = categorical(n_classes=6, ncode=3, hidden=32, pixel_range="unit",
+                        encoder_batch_norm=True)
+    settings = dict(model=model, optimizer="sgd", lr=0.01, momentum=0.9, input_dropout=0.2,
+                    epochs=3)
+    return config(**{**settings, **overrides})
+
+
+def test_a_batch_norm_encoder_resumes_bit_identically_with_its_running_statistics(
+        tiny, tmp_path):
+    straight = Trainer(clustering_config(), tiny, progress=False)
+    straight.fit()
+    first = Trainer(clustering_config(), tiny, save_dir=tmp_path, progress=False)
+    first.fit(epochs=2)
+    resumed = Trainer(clustering_config(), tiny, save_dir=tmp_path, progress=False)
+    assert resumed.resume()
+    resumed.fit()
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    assert "encoder.norms.class_logits.running_var" in a
+    assert all(torch.equal(a[k], b[k]) for k in a)  # buffers (running statistics) included
+    assert a["encoder.norms.z.num_batches_tracked"] > 0
+
+
+def test_a_batch_norm_encoder_uses_its_running_statistics_in_evaluation(tiny):
+    trainer = Trainer(clustering_config(epochs=1), tiny, progress=False)
+    trainer.fit()
+    images = trainer.model.prepare(tiny.test_images[:8])
+    alone = evaluate.encode_all(trainer.model, tiny.test_images[:1])
+    together = evaluate.encode_all(trainer.model, tiny.test_images[:8])
+    assert torch.allclose(alone[0], together[0], atol=1e-6)  # no batch statistics in eval
+    trainer.model.train()
+    with torch.no_grad():
+        in_training = trainer.model.encode(images)
+    assert not torch.allclose(in_training, together)
+
+
+def test_input_dropout_zeroes_about_its_share_of_pixels_and_rescales_the_rest(tiny):
+    trainer = Trainer(clustering_config(), tiny, progress=False)
+    images = torch.full((100, 784), 0.5)
+    dropped = trainer._noisy(images)
+    zeroed = (dropped == 0).float().mean().item()
+    assert zeroed == pytest.approx(0.2, abs=0.01)
+    assert torch.allclose(dropped[dropped != 0], torch.tensor(0.5 / 0.8))
+
+
+def test_models_without_batch_norm_keep_their_state_dict_keys():
+    plain = AdversarialAutoencoder(categorical(hidden=8)).state_dict().keys()
+    assert not any("norms" in key for key in plain)
+    assert set(plain) < set(
+        AdversarialAutoencoder(categorical(hidden=8, encoder_batch_norm=True)).state_dict())
 
 
 def test_checkpoint_from_another_model_is_refused_with_the_difference(tiny, tmp_path):
