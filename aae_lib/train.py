@@ -27,10 +27,10 @@ from .errors import AAEError, TrainingDiverged
 from .models import AdversarialAutoencoder, Adversary, ModelConfig, label_condition
 from .phases import (
     add_input_noise,
-    drop_input_pixels,
     classification_loss,
     cluster_head_penalty,
     discriminator_loss,
+    drop_input_pixels,
     generator_loss,
     reconstruction_loss,
     vae_losses,
