@@ -3,7 +3,7 @@
 bfloat16 halves the bytes a matrix product moves and, on hardware that multiplies it natively
 (CUDA GPUs from Ampere on; x86 CPUs with AVX512-BF16 or AMX), roughly doubles its throughput.
 Elsewhere PyTorch emulates it, and a CPU without native bf16 multiplies 128x1000x1000 in bf16
-some 70x slower than in fp32 (issue 8: 1.8 against 125 GFLOP/s on an AVX2-only EPYC), which
+some 70x slower than in fp32 (1.8 against 125 GFLOP/s on one AVX2-only CPU measured), which
 makes a training step 18-35x slower. So ``"auto"`` picks bf16 only where the hardware claims
 native support *and* a short probe of the training's own matrix shapes confirms it is faster,
 and an explicit ``"bf16"`` on a CPU where the probe finds it slower says so in one line.
@@ -28,8 +28,6 @@ CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})  # x86 AVX512/AM
 # The products of one 1000-wide linear layer at batch 128, as training runs them:
 # forward and input gradient (M=128, K=1000, N=1000) and weight gradient (M=1000, K=128).
 PROBE_SHAPES = ((128, 1000, 1000), (1000, 128, 1000))
-# Shapes for the machine's peak: the probe's, and square ones big enough to saturate a core.
-PEAK_SHAPES = PROBE_SHAPES + ((1024, 1024, 1024), (2048, 2048, 2048))
 PROBE_SECONDS = 0.03  # per dtype and shape; a slow dtype stops after its first timed product
 
 log = logging.getLogger("aae_lib")
@@ -109,26 +107,6 @@ def matmul_seconds(dtype: torch.dtype, device: torch.device | str, shape: tuple[
     return min(times)
 
 
-def matmul_gflops(dtype: torch.dtype, device: torch.device | str, shape: tuple[int, int, int],
-                  budget: float = PROBE_SECONDS) -> float:
-    """Throughput of ``shape``'s product in GFLOP/s (2·M·K·N floating-point operations)."""
-    m, k, n = shape
-    return 2 * m * k * n / matmul_seconds(dtype, device, shape, budget) / 1e9
-
-
-def peak_matmul_gflops(dtype: torch.dtype, device: torch.device | str,
-                       shapes: tuple[tuple[int, int, int], ...] = PEAK_SHAPES,
-                       budget: float = 0.3) -> dict[str, float]:
-    """This machine's matrix-product throughput for ``dtype``, GFLOP/s per shape and ``peak``.
-
-    The yardstick for a trainer's efficiency: its achieved GFLOP/s over this peak, measured
-    in the same process with the same thread count. Takes a few seconds; benchmarks only.
-    """
-    rates = {"x".join(map(str, shape)): matmul_gflops(dtype, device, shape, budget)
-             for shape in shapes}
-    return {**rates, "peak": max(rates.values())}
-
-
 def bf16_speedup(device: torch.device | str) -> float:
     """fp32 time over bf16 time for the training's matrix shapes (>1: bf16 is faster).
 
@@ -180,5 +158,4 @@ def resolve_precision(requested: str, device: torch.device | str, *,
 
 
 __all__ = ["PRECISIONS", "DTYPES", "cpu_flags", "native_bf16", "matmul_seconds",
-           "matmul_gflops", "peak_matmul_gflops", "bf16_speedup", "measured_bf16_speedup",
-           "resolve_precision"]
+           "bf16_speedup", "measured_bf16_speedup", "resolve_precision"]

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from aae_lib.data import batch_indices, find_mnist
-from aae_lib.precision import peak_matmul_gflops
+from benchmarks.peaks import peak_matmul_gflops
 from benchmarks.train_speed import KINDS, machine, machine_tag, ours_trainer, step_flops
 
 VARIANTS = ("fp32", "bf16", "bf16, no optimiser", "bf16 weights", "bf16 weights, no optimiser")

@@ -29,8 +29,8 @@ import torch
 
 from aae_lib import evaluate
 from aae_lib.data import load_mnist
-from aae_lib.pretrained import positive_int
 from aae_lib.recipes import RECIPES, recipe
+from aae_lib.runners.export import positive_int
 from aae_lib.train import Trainer, resolve_device
 
 from .train_speed import RESULTS_DIR, machine, machine_tag

@@ -27,7 +27,7 @@ The throughput is the FLOPs of the step's matrix products, forward and backward,
 layer costs its forward product, plus one as large for its weight gradient, plus one for its
 input gradient where autograd needs that: not for an encoder's first layer, not for a
 discriminator's weights in the generator step; ``step_flops`` documents the sum for Fig 2 by
-hand), divided by the run's time. The peak is the best of ``aae_lib.precision.PEAK_SHAPES``
+hand), divided by the run's time. The peak is the best of ``benchmarks.peaks.PEAK_SHAPES``
 measured by a child of this same run, with the same thread count, once per repeat.
 
 ``--ours-option`` sets TrainConfig fields for ours only (e.g. ``seed=1``), so the same script
@@ -56,16 +56,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from aae_lib.data import MNIST, batch_indices, find_mnist, read_idx
-from aae_lib.precision import (
-    DTYPES,
-    PEAK_SHAPES,
-    cpu_flags,
-    cpu_model,
-    native_bf16,
-    peak_matmul_gflops,
-)
+from aae_lib.precision import DTYPES, cpu_flags, cpu_model, native_bf16
 from aae_lib.recipes import label_conditioned, reference_semisupervised, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
+from benchmarks.peaks import PEAK_SHAPES, peak_matmul_gflops
 
 BATCH_SIZE = 128
 WARMUP_STEPS = 2  # the first steps allocate optimiser state and pick kernels

@@ -173,3 +173,10 @@ def test_the_cpu_is_named_with_its_family_and_model():
     cpuinfo = "processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
     assert cpu_model(cpuinfo) == "AMD EPYC (family 26, model 2)"
     assert cpu_model("model name\t: Intel Xeon\n") == "Intel Xeon"
+
+
+def test_the_peak_is_the_best_of_its_shapes():
+    from benchmarks.peaks import peak_matmul_gflops
+
+    peak = peak_matmul_gflops(torch.float32, "cpu", shapes=((8, 16, 8), (16, 8, 16)), budget=0.001)
+    assert peak["peak"] == max(peak["8x16x8"], peak["16x8x16"]) > 0

@@ -10,8 +10,10 @@ import sys
 import pytest
 import torch
 
-from aae_lib import checkpoints, cli, plots
-from aae_lib.cli import config_from_args, divergence_advice, main, parse_flags, run_name
+from aae_lib import checkpoints
+from aae_lib.book import plots
+from aae_lib.cli import reference as cli
+from aae_lib.cli.reference import config_from_args, divergence_advice, main, parse_flags, run_name
 from aae_lib.precision import resolve_precision
 
 

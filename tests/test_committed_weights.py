@@ -131,10 +131,10 @@ def test_more_labels_give_a_lower_semi_supervised_error(mnist):
 def test_the_committed_model_is_one_of_its_label_draws(name, draws, ceiling):
     """Table 2's spread: the committed model and other seeds' label draws, all trained for the
     same epochs, each read after its last epoch."""
-    from aae_lib.label_draws import final_test_error, summarize
+    from aae_lib.runners.label_draws import final_test_error, summarize
 
     _, manifest = pretrained.load(name)
-    summary = json.loads((pretrained.PRETRAINED_DIR / f"{name}_draws.json").read_text())
+    summary = json.loads((pretrained.RESULTS_DIR / f"{name}_draws.json").read_text())
     runs = {run["seed"]: run for run in summary["runs"]}
     assert len(runs) == draws and summary["epochs"] == manifest["epochs_done"]
     assert runs[manifest["seed"]]["accuracy/test"] == manifest["history"]["accuracy/test"]
@@ -147,9 +147,9 @@ def test_the_committed_model_is_one_of_its_label_draws(name, draws, ceiling):
 def test_the_100_label_draws_retrained_from_another_start_keep_their_labels():
     """Chapter 4's "labels or start" runs: the same draws, another seed's initial weights and
     batch order, the same schedule; each keeps its final test confusion counts."""
-    from aae_lib.label_draws import final_test_error, summarize
+    from aae_lib.runners.label_draws import final_test_error, summarize
 
-    folder = pretrained.PRETRAINED_DIR
+    folder = pretrained.RESULTS_DIR
     summary = json.loads((folder / "semisupervised_100_draws_training10.json").read_text())
     own = {run["seed"]: run for run in
            json.loads((folder / "semisupervised_100_draws.json").read_text())["runs"]}

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from aae_lib.control import train_classifier_alone
 from aae_lib.data import MNIST
 from aae_lib.recipes import categorical, paper_semisupervised
+from aae_lib.runners.control import train_classifier_alone
 
 
 def test_the_control_learns_from_labels_alone_and_picks_its_epoch_on_validation():
@@ -30,7 +30,7 @@ def test_the_control_refuses_to_choose_on_the_test_set():
 def test_the_control_command_writes_every_label_draw_and_their_spread(tmp_path, capsys):
     import json
 
-    from aae_lib import control
+    from aae_lib.runners import control
 
     out = tmp_path / "control.json"
     control.main(["--seeds", "0", "1", "--epochs", "1", "--out", str(out)])

@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from aae_lib.diagrams import architecture  # noqa: E402
+from aae_lib.book.diagrams import architecture  # noqa: E402
 from aae_lib.recipes import RECIPES  # noqa: E402
 
 

@@ -4,11 +4,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from aae_lib import label_draws
 from aae_lib.data import MNIST
 from aae_lib.precision import cpu_model
-from aae_lib.pretrained import smoke_run
 from aae_lib.recipes import recipe
+from aae_lib.runners import label_draws
+from aae_lib.runners.export import smoke_run
 
 
 def tiny(seed: int):
@@ -113,9 +113,9 @@ def test_a_training_seed_keeps_each_draws_labels_and_changes_its_start(tmp_path)
 
 
 def test_the_committed_model_is_read_as_its_seeds_draw_not_retrained():
-    from aae_lib.pretrained import PRETRAINED_DIR
+    from aae_lib.pretrained import WEIGHTS_DIR
 
-    manifest = json.loads((PRETRAINED_DIR / "semisupervised_all.json").read_text())
+    manifest = json.loads((WEIGHTS_DIR / "semisupervised_all.json").read_text())
     draw = label_draws.committed_draw("semisupervised_all", manifest["seed"],
                                       manifest["epochs_done"])
     assert draw["accuracy/test"] == manifest["history"]["accuracy/test"]

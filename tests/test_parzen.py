@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from aae_lib.parzen import log_likelihoods, parzen_score, squared_distances
+from aae_lib.book.parzen import log_likelihoods, parzen_score, squared_distances
 
 
 def test_squared_distances_match_the_direct_computation():

@@ -11,7 +11,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from aae_lib import plots
+from aae_lib.book import plots
 
 matplotlib.use("Agg")
 

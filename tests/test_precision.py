@@ -56,10 +56,6 @@ def test_native_bf16_reads_the_cpu_flags():
 
 
 def test_probe_and_throughput_are_positive_and_the_probe_is_cached(monkeypatch):
-    assert precision.matmul_gflops(torch.float32, CPU, (8, 16, 8), budget=0.001) > 0
-    peak = precision.peak_matmul_gflops(torch.float32, CPU, shapes=((8, 16, 8), (16, 8, 16)),
-                                        budget=0.001)
-    assert peak["peak"] == max(peak["8x16x8"], peak["16x8x16"])
     calls = []
     monkeypatch.setattr(precision, "bf16_speedup", lambda d: calls.append(d) or 3.0)
     precision._cached_speedup.cache_clear()

@@ -4,19 +4,21 @@ import pytest
 import torch
 
 from aae_lib import pretrained
+from aae_lib.book.notebook import load_or_train
 from aae_lib.errors import CheckpointError
+from aae_lib.runners import export
 
 
 @pytest.fixture
 def book_data(tiny_mnist_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("AAE_DATA_DIR", str(tiny_mnist_dir))
     monkeypatch.setenv("AAE_CHECKPOINTS", str(tmp_path / "checkpoints"))
-    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "committed")
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", tmp_path / "committed")
     return tmp_path
 
 
 def test_smoke_training_exports_int8_weights_that_load(book_data, capsys):
-    model, manifest = pretrained.load_or_train("unsupervised_gmm", "cpu", smoke=True)
+    model, manifest = load_or_train("unsupervised_gmm", "cpu", smoke=True)
     assert "Trained unsupervised_gmm" in capsys.readouterr().out
     path = book_data / "checkpoints" / "smoke" / "unsupervised_gmm.pt"
     saved = torch.load(path, weights_only=True)
@@ -49,7 +51,7 @@ def test_quantize_keeps_each_row_within_half_a_step():
 
 
 def test_committed_weights_are_preferred_and_say_so(book_data, capsys):
-    pretrained.load_or_train("supervised_ncode2", "cpu", smoke=True)
+    load_or_train("supervised_ncode2", "cpu", smoke=True)
     smoke = book_data / "checkpoints" / "smoke"
     committed = book_data / "committed"
     committed.mkdir()
@@ -57,12 +59,12 @@ def test_committed_weights_are_preferred_and_say_so(book_data, capsys):
         (committed / f"supervised_ncode2{suffix}").write_bytes(
             (smoke / f"supervised_ncode2{suffix}").read_bytes())
     capsys.readouterr()
-    pretrained.load_or_train("supervised_ncode2", "cpu")
+    load_or_train("supervised_ncode2", "cpu")
     assert "Loaded the committed weights of supervised_ncode2" in capsys.readouterr().out
 
 
 def test_weights_of_another_config_are_refused(book_data):
-    pretrained.load_or_train("unsupervised_gmm", "cpu", smoke=True)
+    load_or_train("unsupervised_gmm", "cpu", smoke=True)
     folder = book_data / "checkpoints" / "smoke"
     manifest_path = folder / "unsupervised_gmm.json"
     manifest = json.loads(manifest_path.read_text())
@@ -81,7 +83,7 @@ def test_export_goes_to_the_user_folder_and_keeps_the_book_weights(book_data, ca
     committed = book_data / "committed"
     committed.mkdir()
     (committed / "unsupervised_gmm.pt").write_bytes(b"the book's weights")
-    pretrained.main(["unsupervised_gmm", "--epochs", "1", "--device", "cpu",
+    export.main(["unsupervised_gmm", "--epochs", "1", "--device", "cpu",
                      "--runs", str(book_data / "runs")])
     assert (committed / "unsupervised_gmm.pt").read_bytes() == b"the book's weights"
     assert (book_data / "checkpoints" / "unsupervised_gmm.pt").exists()
@@ -89,12 +91,12 @@ def test_export_goes_to_the_user_folder_and_keeps_the_book_weights(book_data, ca
 
 
 def test_replacing_the_book_weights_takes_its_flag(book_data):
-    pretrained.main(["unsupervised_gmm", "--epochs", "1", "--device", "cpu",
+    export.main(["unsupervised_gmm", "--epochs", "1", "--device", "cpu",
                      "--runs", str(book_data / "runs"), "--replace-book-weights"])
     model, _ = pretrained.load("unsupervised_gmm", folder=book_data / "committed")
     assert model.decode(torch.zeros(1, 2)).shape == (1, 784)
     with pytest.raises(SystemExit):  # one destination or the other, not both
-        pretrained.main(["unsupervised_gmm", "--out", str(book_data / "mine"),
+        export.main(["unsupervised_gmm", "--out", str(book_data / "mine"),
                          "--replace-book-weights"])
 
 
@@ -102,7 +104,7 @@ def test_training_settings_passed_to_the_training_cell_make_their_own_model(book
     """Chapter 3's exercise 4: one or five discriminator steps, each a model of its own."""
     names = set()
     for steps in (1, 5):
-        _, manifest = pretrained.load_or_train("supervised_ncode10", "cpu", smoke=True, seed=1,
+        _, manifest = load_or_train("supervised_ncode10", "cpu", smoke=True, seed=1,
                                                discriminator_steps=steps)
         assert manifest["config"]["discriminator_steps"] == steps
         names.add(capsys.readouterr().out.split("Trained ")[1].split(":")[0])

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from aae_lib import pretrained, train_book
+from aae_lib import pretrained
+from aae_lib.runners import train_book
 
 pytestmark = pytest.mark.mnist
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from aae_lib.widgets import LatentExplorer, grid_values
+from aae_lib.book.widgets import LatentExplorer, grid_values
 
 
 def fake_decode(codes: torch.Tensor) -> torch.Tensor:
@@ -114,7 +114,7 @@ def test_decoder_of_the_wrong_shape_is_refused():
 
 
 def test_training_replay_holds_each_epochs_codes_within_a_quantisation_step():
-    from aae_lib.widgets import TrainingReplay
+    from aae_lib.book.widgets import TrainingReplay
 
     generator = torch.Generator().manual_seed(0)
     snapshots = torch.randn(3, 1000, 2, generator=generator).clamp(-3.9, 3.9)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from .models import ModelConfig
+from ..models import ModelConfig
 
 NETWORK = "#dbe9f6"
 ADVERSARY = "#f9dcc4"

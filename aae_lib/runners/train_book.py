@@ -17,17 +17,20 @@ import multiprocessing
 import time
 from pathlib import Path
 
-from .pretrained import PRETRAINED_DIR, positive_int, user_weights_dir
-from .recipes import BOOK_MODELS
+from .. import pretrained
+from ..pretrained import user_weights_dir
+from ..recipes import BOOK_MODELS
+from .export import positive_int
 
 
 def train_one(name: str, device_name: str, runs: Path, out: Path, epochs: int | None,
               smoke: bool) -> dict:
     """Train and export one book model in this process; return what the table reports."""
-    from .data import load_mnist
-    from .pretrained import book_config, smoke_run, train_and_export
-    from .train import device_name as describe_device
-    from .train import resolve_device
+    from ..data import load_mnist
+    from ..pretrained import book_config
+    from ..train import device_name as describe_device
+    from ..train import resolve_device
+    from .export import smoke_run, train_and_export
 
     device = resolve_device(device_name)
     config, data = book_config(name), load_mnist(device=device)
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [name for name in args.names if name not in BOOK_MODELS]
     if unknown:
         parser.error(f"no book model {', '.join(unknown)}; choose from {', '.join(BOOK_MODELS)}")
-    out = PRETRAINED_DIR if args.replace_book_weights else args.out or user_weights_dir()
+    out = pretrained.WEIGHTS_DIR if args.replace_book_weights else args.out or user_weights_dir()
     names = args.names or list(BOOK_MODELS)
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:

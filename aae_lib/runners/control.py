@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from . import evaluate
-from .data import MNIST, batch_indices, labeled_view
-from .models import AdversarialAutoencoder
-from .phases import add_input_noise, classification_loss
-from .train import TrainConfig
+from .. import evaluate
+from ..data import MNIST, batch_indices, labeled_view
+from ..models import AdversarialAutoencoder
+from ..phases import add_input_noise, classification_loss
+from ..train import TrainConfig
 
 
 def train_classifier_alone(config: TrainConfig, data: MNIST, epochs: int,
@@ -62,9 +62,9 @@ def train_classifier_alone(config: TrainConfig, data: MNIST, epochs: int,
 def main(argv: list[str] | None = None) -> None:
     """``python -m aae_lib.control --seeds 0 1 2``: one control run per label draw, written as
     JSON (per-epoch accuracies, the chosen epoch, its test error, the wall time)."""
-    from .data import load_mnist
-    from .recipes import recipe
-    from .train import device_name, resolve_device
+    from ..data import load_mnist
+    from ..recipes import recipe
+    from ..train import device_name, resolve_device
 
     parser = argparse.ArgumentParser(prog="python -m aae_lib.control",
                                      description="the supervised-only control of Table 2")

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoints
-from .data import MNIST
-from .evaluate import confusion_counts
-from .precision import cpu_model
-from .pretrained import positive_int
-from .train import TrainConfig, Trainer, device_name
+from .. import checkpoints
+from ..data import MNIST
+from ..evaluate import confusion_counts
+from ..precision import cpu_model
+from ..train import TrainConfig, Trainer, device_name
+from .export import positive_int
 
 TRACKED = ("accuracy/validation", "accuracy/test")
 
@@ -62,7 +62,7 @@ def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
 def committed_draw(name: str, seed: int, epochs: int) -> dict | None:
     """The committed model of recipe ``name`` as a draw, if it is this seed's run of ``epochs``
     epochs (its manifest keeps every epoch's accuracies); else None."""
-    from .pretrained import weights_path
+    from ..pretrained import weights_path
 
     path = weights_path(name)
     if not path.exists():
@@ -109,9 +109,9 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .data import load_mnist
-    from .recipes import RECIPES, recipe
-    from .train import resolve_device
+    from ..data import load_mnist
+    from ..recipes import RECIPES, recipe
+    from ..train import resolve_device
 
     parser = argparse.ArgumentParser(prog="python -m aae_lib.label_draws",
                                      description=__doc__.split("\n")[0])

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from . import evaluate, plots
-from .errors import AAEError
-from .models import N_CLASSES, AdversarialAutoencoder
-from .priors import PinwheelMixture, linear_grid, percentile_grid
-from .train import Trainer
+from .. import evaluate
+from ..book import plots
+from ..errors import AAEError
+from ..models import N_CLASSES, AdversarialAutoencoder
+from ..priors import PinwheelMixture, linear_grid, percentile_grid
+from ..train import Trainer
 
 SAMPLE_GRID = 20  # generate_im.png is 20 x 20 samples, sample_style.png 20 styles per digit
 

@@ -23,13 +23,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import checkpoints
-from .data import load_mnist
-from .errors import AAEError, TrainingDiverged
-from .figures_cli import draw_codes, draw_samples
-from .priors import PRIOR_NAMES
-from .recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised, unsupervised
-from .train import REFERENCE_WEIGHTS, TrainConfig, Trainer, plural, resolve_device
+from .. import checkpoints
+from ..data import load_mnist
+from ..errors import AAEError, TrainingDiverged
+from ..priors import PRIOR_NAMES
+from ..recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised, unsupervised
+from ..train import REFERENCE_WEIGHTS, TrainConfig, Trainer, plural, resolve_device
+from .figures import draw_codes, draw_samples
 
 WEIGHT_FLAGS = {"encw": "reconstruction", "genw": "generator_z", "disw": "discriminator_z",
                 "clsw": "classification", "ygenw": "generator_y", "ydisw": "discriminator_y"}
