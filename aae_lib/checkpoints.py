@@ -9,10 +9,12 @@ a damaged file or one from another configuration is refused with a message sayin
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import json
 import platform
 import re
+import subprocess
 from pathlib import Path
 
 import torch
@@ -31,6 +33,25 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
+@functools.cache
+def training_code() -> dict | None:
+    """The git commit of the code that trains, and whether its tree had uncommitted changes;
+    None outside a git clone (an installed package)."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                                  text=True, check=True, timeout=10).stdout.strip()
+
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "aae_lib"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
 def save(path: str | Path, state: dict, manifest: dict) -> Path:
     """Save ``state`` to ``path`` and its manifest beside it.
 
@@ -42,7 +63,8 @@ def save(path: str | Path, state: dict, manifest: dict) -> Path:
     path = Path(path)
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    manifest = {"format": FORMAT_VERSION, **manifest, "versions": versions()}
+    manifest = {"format": FORMAT_VERSION, **manifest, "versions": versions(),
+                "training_code": training_code()}
     try:
         with atomic_output(path) as output:
             output.write(buffer.getbuffer())
@@ -123,8 +145,12 @@ def load(path: str | Path, expected: dict[str, dict] | None = None, ignore: tupl
                               "the file is damaged or was replaced")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise CheckpointError(f"{path} could not be read: {error}") from None
+    except Exception as error:  # noqa: BLE001 - any failure to unpickle means a bad file
+        if "unsupported global" in str(error).lower():  # torch refused to run an object
+            raise CheckpointError(f"{path} holds objects other than tensors, so it was refused "
+                                  "unread: it is not a checkpoint that aae_lib wrote") from None
+        raise CheckpointError(f"{path} could not be read ({type(error).__name__}): the file "
+                              "is damaged or not a checkpoint") from None
     return state, manifest
 
 
@@ -151,23 +177,34 @@ def latest_complete(save_dir: str | Path) -> int | None:
 def clean_incomplete(save_dir: str | Path) -> list[str]:
     """Remove what interrupted saves left in ``save_dir``; returns one line per removal.
 
-    That is: temporary files of an unfinished write, and weights whose manifest was never
-    written (the save was killed between the two files).
+    That is: temporary files of an unfinished write, and weights whose manifest was being
+    written when the save was killed. Weights whose manifest is simply absent are left in place
+    and reported: they are not used, and whoever deleted the manifest may want them.
     """
     folder = Path(save_dir)
     if not folder.is_dir():
         return []
-    messages = []
+    messages, interrupted = [], set()
     for leftover in sorted(folder.glob(f".*{PARTIAL_SUFFIX}")):
+        match = re.match(r"^\.(epoch-\d+)\.json\.", leftover.name)
+        if match:
+            interrupted.add(match.group(1) + ".pt")
         leftover.unlink(missing_ok=True)
         messages.append(f"removed {leftover.name}, left by an interrupted save")
     complete = set(saved_epochs(folder))
     for weights in sorted(folder.glob("epoch-*.pt")):
         match = EPOCH_FILE.match(weights.name)
-        if match and int(match.group(1)) not in complete:
+        if not match or int(match.group(1)) in complete:
+            continue
+        epoch = int(match.group(1))
+        older = [e for e in complete if e < epoch]
+        fallback = f"epoch {max(older)}" if older else "the start"
+        if weights.name in interrupted:
             weights.unlink()
-            older = [e for e in complete if e < int(match.group(1))]
-            fallback = f"epoch {max(older)}" if older else "the start"
-            messages.append(f"the checkpoint of epoch {int(match.group(1))} was interrupted "
-                            f"while saving and is removed; resuming from {fallback}")
+            messages.append(f"the checkpoint of epoch {epoch} was interrupted while saving "
+                            f"and is removed; resuming from {fallback}")
+        else:
+            messages.append(f"{weights} has no manifest beside it (deleted, or its save was "
+                            f"cut between the two files), so it is not used; resuming from "
+                            f"{fallback}")
     return messages

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 
 from .models import N_CLASSES, AdversarialAutoencoder
-from .priors import PinwheelMixture, Prior, SwissRoll
+from .priors import Prior
 
 EVAL_BATCH = 2000
 
@@ -105,7 +105,7 @@ def cluster_error(model: AdversarialAutoencoder, validation_images: torch.Tensor
 
 
 def component_agreement(codes: torch.Tensor, labels: torch.Tensor,
-                        prior: PinwheelMixture | SwissRoll) -> float:
+                        prior: Prior) -> float:
     """Fraction of 2-D codes lying nearest to the part of the prior that labels give their own
     digit: its mixture component, or its tenth of the swiss roll."""
     return float((prior.nearest_component(codes.float()) == labels.to(codes.device)).float().mean())
@@ -217,7 +217,7 @@ def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.T
     if classifier:
         metrics[f"accuracy/{split}"] = accuracy(model, images, labels)
     labels_pick_components = model.config.label_conditioned and model.config.ncode == 2
-    if labels_pick_components and isinstance(model.prior, (PinwheelMixture, SwissRoll)):
+    if labels_pick_components and model.prior.labels_pick_components:
         codes = encode_all(model, images)
         metrics[f"component_agreement/{split}"] = component_agreement(codes, labels, model.prior)
     if model.config.decoder_input == "code+label":

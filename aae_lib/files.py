@@ -35,3 +35,20 @@ def atomic_output(target: Path) -> Iterator[BinaryIO]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def check_writable(target: Path) -> None:
+    """Fail now, not after the work that produces it, if ``target`` cannot be written: its
+    folder is created and a probe file written and removed beside it."""
+    from .errors import AAEError
+
+    target = Path(target)
+    if target.is_dir():
+        raise AAEError(f"cannot write {target}: it is a folder")
+    probe = target.with_name(f".{target.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise AAEError(f"cannot write {target}: {error.strerror or error}") from None

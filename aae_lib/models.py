@@ -22,6 +22,7 @@ trainer loops over the adversaries and never asks which experiment it runs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -29,8 +30,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import pixels_to_float
-from .networks import Decoder, Discriminator, Encoder
-from .priors import PRIOR_NAMES, UNLABELED, CategoricalPrior, Prior, make_prior
+from .networks import IMAGE_SIZE, Decoder, Discriminator, Encoder
+from .priors import PRIOR_NAMES, PRIORS, UNLABELED, CategoricalPrior, Prior
 
 N_CLASSES = 10
 DECODER_INPUTS = ("code", "code+label", "code+class", "cluster_heads")
@@ -102,14 +103,13 @@ class ModelConfig:
                              "adversaries and no categorical head")
         if not vae and not self.adversaries:
             raise ValueError("an adversarial autoencoder needs at least one adversary")
-        if not self.mixture_radius > 0:
-            raise ValueError(f"mixture_radius must be positive, not {self.mixture_radius}")
+        if not (math.isfinite(self.mixture_radius) and self.mixture_radius > 0):
+            raise ValueError(f"mixture_radius must be a finite number > 0, not "
+                             f"{self.mixture_radius}")
         self.make_prior()  # rejects shapes the prior cannot have
 
     def make_prior(self) -> Prior:
-        if self.prior == "gmm":
-            return make_prior(self.prior, self.ncode, radius=self.mixture_radius)
-        return make_prior(self.prior, self.ncode)
+        return PRIORS[self.prior].build(self.ncode, mixture_radius=self.mixture_radius)
 
     def to_dict(self) -> dict:
         """A JSON-able dict, as stored in manifests (lists where the config has tuples)."""
@@ -120,6 +120,21 @@ class ModelConfig:
         values = dict(values)
         values["adversaries"] = tuple(Adversary(**a) for a in values.get("adversaries", ()))
         return cls(**values)
+
+    def parameter_count(self) -> int:
+        """About how many parameters the model has (its linear layers), without building it."""
+        h, z = self.hidden, self.ncode
+
+        def mlp(widths: list[int]) -> int:
+            return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+
+        heads = z * (2 if self.encoder_head == "gaussian" else 1) + self.n_classes
+        encoder = mlp([IMAGE_SIZE, h, h]) + (h + 1) * heads
+        decoder = mlp([z + self.decoder_features, h, h, IMAGE_SIZE]) + self.n_classes * z
+        judged = {"z": z, "y": self.n_classes}
+        adversaries = sum(mlp([judged[a.judges] + (N_CLASSES + 1) * a.sees_label, h, h, 1])
+                          for a in self.adversaries)
+        return encoder + decoder + adversaries
 
     @property
     def label_conditioned(self) -> bool:

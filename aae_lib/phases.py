@@ -59,18 +59,13 @@ def vae_losses(model: AdversarialAutoencoder, inputs: torch.Tensor, targets: tor
     divergence from q(z|x) to the prior.
 
     The reconstruction term is the AAE's, so that only the regulariser differs. The KL term is
-    exact for the Gaussian prior and a one-sample estimate, log q(z|x) - log p(z), for others.
+    the prior's: exact for the Gaussian, a one-sample estimate log q(z|x) - log p(z) for others.
     """
     mean, std = model.encoder.posterior(inputs, dropout)
     codes = mean + std * torch.randn_like(std)
     error = model.decode(codes).float() - targets
     reconstruction = 0.5 * error.square().sum(1).mean()
-    mean, std, codes = mean.float(), std.float(), codes.float()
-    if model.config.prior == "gaussian":
-        kl = 0.5 * (mean.square() + std.square() - 1 - 2 * std.log()).sum(1)
-    else:
-        log_q = torch.distributions.Normal(mean, std).log_prob(codes).sum(1)
-        kl = log_q - model.prior.log_prob(codes)
+    kl = model.prior.kl_divergence(mean.float(), std.float(), codes.float())
     return reconstruction, kl.mean()
 
 

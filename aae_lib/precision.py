@@ -5,14 +5,17 @@ bfloat16 halves the bytes a matrix product moves and, on hardware that multiplie
 Elsewhere PyTorch emulates it, and a CPU without native bf16 multiplies 128x1000x1000 in bf16
 some 70x slower than in fp32 (1.8 against 125 GFLOP/s on one AVX2-only CPU measured), which
 makes a training step 18-35x slower. So ``"auto"`` picks bf16 only where the hardware claims
-native support *and* a short probe of the training's own matrix shapes confirms it is faster,
-and an explicit ``"bf16"`` on a CPU where the probe finds it slower says so in one line.
+native support *and* a short probe of the training's own matrix shapes, run once per machine
+and cached on disk, confirms it is faster; an explicit ``"bf16"`` on a CPU where the probe finds
+it slower says so in one line.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
 import platform
 import re
 import time
@@ -20,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from .files import atomic_output
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -53,8 +58,8 @@ def cpu_flags(cpuinfo: str | None = None) -> set[str]:
 
 
 def cpu_model(cpuinfo: str | None = None) -> str:
-    """The CPU's name with its family and model numbers: virtual machines often report only
-    "AMD EPYC", and two EPYC generations differ twofold in bf16 peak."""
+    """The CPU's name with its family and model numbers: virtual machines often report only a
+    product line, and two generations of one line can differ twofold in bf16 peak."""
     cpuinfo = _read_cpuinfo() if cpuinfo is None else cpuinfo
     fields = dict(re.findall(r"^(model name|cpu family|model)\s*:\s*(.+)$", cpuinfo, re.MULTILINE))
     if "model name" not in fields:
@@ -118,14 +123,44 @@ def bf16_speedup(device: torch.device | str) -> float:
     return fp32 / bf16
 
 
+def probe_cache_path() -> Path:
+    """Where probe results are kept: ``$AAE_CACHE_DIR`` or ``~/.cache/aae_lib``."""
+    root = os.environ.get("AAE_CACHE_DIR") or Path.home() / ".cache" / "aae_lib"
+    return Path(root) / "bf16_probe.json"
+
+
+def machine_key(device: torch.device) -> str:
+    """What a probe's result depends on: the device's model, the thread count, torch."""
+    if device.type == "cuda":
+        hardware = torch.cuda.get_device_name(device)
+    else:
+        hardware = cpu_model()
+    return f"{device.type}|{hardware}|{torch.get_num_threads()} threads|torch {torch.__version__}"
+
+
 @functools.cache
-def _cached_speedup(device: str, threads: int) -> float:
-    return bf16_speedup(device)
-
-
 def measured_bf16_speedup(device: torch.device | str) -> float:
-    """:func:`bf16_speedup`, probed once per process, device and thread count."""
-    return _cached_speedup(str(torch.device(device)), torch.get_num_threads())
+    """:func:`bf16_speedup`, probed once per machine: the result is cached on disk (and in
+    the process), so that ``auto`` resolves the same way at every start on one machine,
+    whatever else the machine is doing then."""
+    device = torch.device(device)
+    key, path = machine_key(device), probe_cache_path()
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if not isinstance(cached, dict):
+        cached = {}
+    if isinstance(cached.get(key), (int, float)):
+        return float(cached[key])
+    speedup = bf16_speedup(device)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as output:
+            output.write(json.dumps({**cached, key: speedup}, indent=1).encode())
+    except OSError:
+        log.warning("could not cache the bf16 probe in %s; it will run again next start", path)
+    return speedup
 
 
 def resolve_precision(requested: str, device: torch.device | str, *,

@@ -1,4 +1,10 @@
-"""Prior distributions imposed on the code, and grids for drawing manifolds.
+"""Prior distributions imposed on the code, each an object with its capabilities.
+
+A prior samples (``sample``), samples per label (``sample_for_labels``), gives its
+log-density and a VAE's KL term (``log_prob``, ``kl_divergence``), names the part of itself a
+code lies in (``nearest_component``, where ``labels_pick_components``) and the grids its
+manifold is drawn on (``manifold_grids``). Nothing outside this module asks which prior it
+has: a new prior is a class here, an entry in ``PRIORS`` and a recipe.
 
 Every prior samples on the device of its generator, so training never moves samples between
 host and accelerator. Labels follow one convention throughout the package: 0..9 are digits,
@@ -12,7 +18,6 @@ import math
 import torch
 
 UNLABELED = 10
-PRIOR_NAMES = ("gaussian", "gmm", "swiss_roll")
 
 
 class Prior:
@@ -33,10 +38,35 @@ class Prior:
         """Draw one code per label; ``UNLABELED`` entries come from the whole distribution."""
         return self.sample(len(labels), generator)
 
+    # Whether labels choose a part of the prior (``sample_for_labels``) that
+    # ``nearest_component`` can name back from a code.
+    labels_pick_components = False
+
+    @classmethod
+    def build(cls, ncode: int, mixture_radius: float = 1.4) -> Prior:
+        """The prior for a model's config; each prior takes the shape settings it has."""
+        return cls(ncode)
+
     def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
         """log p(z) of each code, (N,): what a VAE's KL term needs. An adversary never needs
         it, which is why an AAE can use priors whose density has no closed form."""
         raise NotImplementedError(f"the {self.name} prior has no log-density here")
+
+    def kl_divergence(self, mean: torch.Tensor, std: torch.Tensor,
+                      codes: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || p(z)) per image for a diagonal Gaussian q, (N,): here the one-sample
+        estimate log q(z|x) - log p(z) at ``codes`` drawn from q; a prior with a closed form
+        overrides it."""
+        log_q = torch.distributions.Normal(mean, std).log_prob(codes).sum(1)
+        return log_q - self.log_prob(codes)
+
+    def nearest_component(self, codes: torch.Tensor) -> torch.Tensor:
+        """The part of the prior each code lies in (where labels pick parts)."""
+        raise NotImplementedError(f"the {self.name} prior has no parts for labels")
+
+    def manifold_grids(self) -> dict[str, torch.Tensor]:
+        """Named grids of codes over which the decoder's manifold is drawn (2-D codes)."""
+        return {"manifold": linear_grid(), "manifold_percentile": percentile_grid()}
 
 
 class GaussianPrior(Prior):
@@ -50,6 +80,10 @@ class GaussianPrior(Prior):
     def log_prob(self, codes):
         return -0.5 * codes.square().sum(1) - self.ncode / 2 * math.log(2 * math.pi)
 
+    def kl_divergence(self, mean, std, codes):
+        """In closed form: 0.5 * sum(mean² + std² - 1 - 2 log std)."""
+        return 0.5 * (mean.square() + std.square() - 1 - 2 * std.log()).sum(1)
+
 
 class PinwheelMixture(Prior):
     """Ten elongated 2-D Gaussians on a circle, the mixture of the paper's Fig 3/4.
@@ -60,6 +94,11 @@ class PinwheelMixture(Prior):
     """
 
     name = "gmm"
+    labels_pick_components = True
+
+    @classmethod
+    def build(cls, ncode, mixture_radius=1.4):
+        return cls(ncode, radius=mixture_radius)
 
     def __init__(
         self,
@@ -137,11 +176,16 @@ class PinwheelMixture(Prior):
         local = torch.stack(torch.meshgrid(r, t, indexing="ij"), dim=-1).reshape(-1, 2)
         return self.place(local, torch.full((len(local),), component))
 
+    def manifold_grids(self):
+        """One grid per component, in its own axes, as the reference drew them."""
+        return {f"manifold_{k}": self.component_grid(k) for k in range(self.n_components)}
+
 
 class SwissRoll(Prior):
     """A 2-D swiss roll; with labels, digit k owns the k-th tenth of the roll (paper Fig 4c)."""
 
     name = "swiss_roll"
+    labels_pick_components = True
 
     def __init__(self, ncode: int = 2, turns: float = 1.5, scale: float = 0.3, noise: float = 0.05):
         super().__init__(ncode)
@@ -193,13 +237,17 @@ class CategoricalPrior:
         return torch.nn.functional.one_hot(classes, self.n_classes).float()
 
 
+PRIORS: dict[str, type[Prior]] = {"gaussian": GaussianPrior, "gmm": PinwheelMixture,
+                                   "swiss_roll": SwissRoll}
+PRIOR_NAMES = tuple(PRIORS)
+
+
 def make_prior(name: str, ncode: int, **shape: float) -> Prior:
     """The prior called ``name`` on the command line (``--dist_type``); ``shape`` passes its
     own parameters, e.g. ``radius`` for the mixture."""
-    priors = {"gaussian": GaussianPrior, "gmm": PinwheelMixture, "swiss_roll": SwissRoll}
-    if name not in priors:
+    if name not in PRIORS:
         raise ValueError(f"unknown prior {name!r}; choose one of {', '.join(PRIOR_NAMES)}")
-    return priors[name](ncode, **shape)
+    return PRIORS[name](ncode, **shape)
 
 
 def linear_grid(steps: int = 20, limit: float = 3.0) -> torch.Tensor:

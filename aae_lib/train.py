@@ -6,25 +6,25 @@ run uses labels for it) a classification step on a labeled minibatch. Each phase
 optimiser; the losses are the functions of :mod:`aae_lib.phases`.
 
 Speed: the data set lives on the training device as uint8 and is batched by index; losses are
-summed on the device and read every ``DIVERGENCE_CHECK_STEPS`` steps, so the step loop rarely
-waits for the device.
+summed on the device and read every few dozen steps, so the step loop rarely waits for the
+device. Checkpoints, divergence checks and code snapshots are in :mod:`aae_lib.bookkeeping`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
 
-from . import checkpoints, evaluate
+from . import bookkeeping, checkpoints, evaluate
+from .bookkeeping import device_name, plural
+from .config import REFERENCE_WEIGHTS, RESUMABLE_CHANGES, TrainConfig
 from .data import MNIST, batch_indices, labeled_view
-from .errors import AAEError, TrainingDiverged
-from .models import AdversarialAutoencoder, Adversary, ModelConfig, label_condition
+from .errors import AAEError
+from .models import AdversarialAutoencoder, Adversary, label_condition
 from .phases import (
     add_input_noise,
     classification_loss,
@@ -37,155 +37,36 @@ from .phases import (
 )
 from .precision import resolve_precision
 
-# The reference's loss weights. A weight scales its phase's learning rate relative to these
-# values: the reference feeds each weighted loss to its own Adam, which is blind to a constant
-# factor on the loss, so its weight flags did nothing. Here the defaults reproduce the
-# reference exactly and any other value really changes how fast that phase learns.
-REFERENCE_WEIGHTS = {"reconstruction": 1.0, "generator_z": 6.0, "discriminator_z": 6.0,
-                     "classification": 1.0, "generator_y": 6.0, "discriminator_y": 6.0}
-
-# A loss this large has left any sane range (reconstruction is at most 0.5 * 784 * 4 = 1568;
-# cross-entropies of a working model are a few units), so training has diverged.
-LOSS_LIMIT = 1e4
-DIVERGENCE_CHECK_STEPS = 50
-# Settings that a resumed run may change; the manifest records each change and when. Moving a
-# milestone lets a run drop its learning rate when its curves have flattened.
-RESUMABLE_CHANGES = ("epochs", "lr", "adversarial_lr", "classification_lr", "weights",
-                     "lr_milestones")
-SNAPSHOT_IMAGES = 1000  # test images whose 2-D codes are recorded every epoch
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """A training run. Defaults are the reference's (seed README) hyperparameters."""
-
-    model: ModelConfig = field(default_factory=ModelConfig)
-    epochs: int = 100
-    batch_size: int = 128
-    optimizer: str = "adam"  # "adam" (reference) or "sgd" (paper)
-    lr: float = 2e-4  # reconstruction, and every phase whose own lr is None
-    adversarial_lr: float | None = None
-    classification_lr: float | None = None
-    momentum: float = 0.5  # Adam's beta1 or SGD's momentum
-    adversarial_momentum: float | None = None
-    lr_milestones: tuple[int, ...] = (100, 300)  # epochs at which every lr is divided by 10
-    weights: dict[str, float] = field(default_factory=lambda: dict(REFERENCE_WEIGHTS))
-    noise_std: float = 0.0  # std of input noise in [0, 1] pixel units (paper: 0.3)
-    # Fraction of the encoder's input pixels zeroed in training (the paper's clustering: 0.2)
-    input_dropout: float = 0.0
-    dropout_keep: float = 1.0
-    n_labeled: int | None = None  # labels the model may see; None = every label
-    classify: bool = False  # a classification phase on the labeled images (semi-supervised)
-    validation: bool = False  # hold out 10 000 training images for validation
-    classify_every: int = 1  # classification step every n minibatches
-    # Discriminator steps per generator step (the k of Goodfellow et al. 2014). The reference
-    # and the paper take one; a stronger adversary can push more of a feature out of the code.
-    discriminator_steps: int = 1
-    seed: int = 0
-    # The labeled images and the validation split; None: ``seed``. A separate seed keeps one
-    # label draw while the initial weights and the batch order change.
-    label_seed: int | None = None
-    # "bf16": bfloat16 autocast for the forward passes; "auto": bf16 where the hardware does it
-    # natively and a start-up probe finds it faster, fp32 elsewhere (aae_lib.precision)
-    precision: str = "auto"
-
-    def __post_init__(self):
-        problems = []
-        if self.precision not in ("auto", "fp32", "bf16"):
-            problems.append(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            problems.append(f"optimizer must be adam or sgd, not {self.optimizer!r}")
-        for name in ("epochs", "batch_size", "classify_every", "discriminator_steps"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
-        rates = {"lr": self.lr, "adversarial_lr": self.adversarial_lr,
-                 "classification_lr": self.classification_lr, "momentum": self.momentum,
-                 "adversarial_momentum": self.adversarial_momentum}
-        for name, value in rates.items():
-            if value is not None and not (math.isfinite(value) and value >= 0):
-                problems.append(f"{name} must be a finite number >= 0, not {value}")
-        for name in ("lr", "adversarial_lr", "classification_lr"):
-            if rates[name] == 0:
-                problems.append(f"{name} is 0: nothing would be trained")
-        if not 0.0 < self.dropout_keep <= 1.0:
-            problems.append(f"dropout keep probability must be in (0, 1], not {self.dropout_keep}")
-        if not 0.0 <= self.input_dropout < 1.0:
-            problems.append(f"input dropout must be in [0, 1), not {self.input_dropout}")
-        if not (math.isfinite(self.noise_std) and self.noise_std >= 0):
-            problems.append(f"noise std must be a finite number >= 0, not {self.noise_std}")
-        unknown = set(self.weights) - set(REFERENCE_WEIGHTS)
-        if unknown:
-            problems.append(f"unknown loss weights {sorted(unknown)}")
-        bad_weights = {k: w for k, w in self.weights.items()
-                       if not (math.isfinite(w) and w > 0)}
-        if bad_weights:
-            problems.append(f"loss weights must be finite and positive, not {bad_weights}")
-        if self.n_labeled is not None and self.n_labeled < self.model.n_classes:
-            problems.append(f"n_labeled must be at least one per class, not {self.n_labeled}")
-        if self.classify and self.model.n_classes != 10:
-            problems.append("a classification phase needs a categorical head of 10 classes")
-        if self.model.decoder_input == "code+label" and self.n_labeled is not None:
-            problems.append("a decoder given the true label needs every label: n_labeled None")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    def to_dict(self) -> dict:
-        """A flat JSON-able dict, as stored in manifests."""
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
-        values["lr_milestones"] = list(self.lr_milestones)
-        return {**values, "model": self.model.to_dict()}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        values = dict(values)
-        model = ModelConfig.from_dict(values.pop("model"))
-        return cls(model=model, **{**values, "lr_milestones": tuple(values["lr_milestones"])})
-
-    @property
-    def label_draw_seed(self) -> int:
-        """The seed that draws the labeled images and the validation split."""
-        return self.seed if self.label_seed is None else self.label_seed
-
-    @property
-    def phases(self) -> list[str]:
-        """The optimised phases, in the order they run on a minibatch."""
-        names = ["reconstruction"]
-        for adversary in self.model.adversaries:
-            names += [f"discriminator_{adversary.judges}", f"generator_{adversary.judges}"]
-        return names + (["classification"] if self.classify else [])
-
-    def phase_lr(self, phase: str, epoch: int = 0) -> float:
-        """The phase's learning rate in ``epoch``: divided by 10 at each milestone passed."""
-        base = {"reconstruction": self.lr,
-                "classification": self.classification_lr}.get(phase, self.adversarial_lr)
-        weight = self.weights.get(phase, REFERENCE_WEIGHTS[phase])
-        decay = 0.1 ** sum(epoch >= m for m in self.lr_milestones)
-        return (self.lr if base is None else base) * weight / REFERENCE_WEIGHTS[phase] * decay
-
-    def phase_momentum(self, phase: str) -> float:
-        adversarial = phase.startswith(("generator", "discriminator"))
-        if adversarial and self.adversarial_momentum is not None:
-            return self.adversarial_momentum
-        return self.momentum
-
 
 class Trainer:
-    """Trains one model on MNIST held on ``device``; checkpoints into ``save_dir`` if given."""
+    """Trains one model on MNIST held on ``device``; checkpoints into ``save_dir`` if given.
+
+    ``precision`` overrides the config's for this run (a resumed run otherwise keeps the
+    precision it started with); ``supervised_only`` trains the classification phase alone on
+    the labeled images (Table 2's supervised-only control).
+    """
 
     def __init__(self, config: TrainConfig, data: MNIST, device: str | torch.device = "cpu",
                  save_dir: str | Path | None = None, keep_every: int = 10,
-                 progress: bool = True, on_epoch_end: Callable[[Trainer], None] | None = None):
+                 progress: bool = True, on_epoch_end: Callable[[Trainer], None] | None = None,
+                 precision: str | None = None, supervised_only: bool = False):
         self.device = torch.device(device)
-        self.precision = resolve_precision(config.precision, self.device)
+        self.asked_precision = precision
+        self.precision = resolve_precision(precision or config.precision, self.device)
         self.config = config
+        self.supervised_only = supervised_only
+        if supervised_only and not config.classify:
+            raise ValueError("supervised_only trains the classification phase: set classify")
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.keep_every = keep_every
         self.progress = progress
         self.on_epoch_end = on_epoch_end
+        bookkeeping.check_fits(config.model, self.device)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator(self.device).manual_seed(config.seed)
         self.model = AdversarialAutoencoder(config.model).to(self.device)
-        self.optimizers = {phase: self._optimizer(phase) for phase in config.phases}
+        phases = ["classification"] if supervised_only else config.phases
+        self.optimizers = {phase: self._optimizer(phase) for phase in phases}
         self.history: dict[str, list[float]] = defaultdict(list)
         self.code_snapshots: list[torch.Tensor] = []  # 2-D models: test codes after each epoch
         self.resumptions: list[dict] = []  # settings changed when the run was resumed
@@ -313,47 +194,39 @@ class Trainer:
             losses[f"discriminator_{adversary.judges}"] = d_loss
             losses[f"generator_{adversary.judges}"] = g_loss
         if cfg.classify and step % cfg.classify_every == 0:
-            labeled = self._next_labeled_batch()
-            labeled_inputs = self._noisy(model.prepare(self.images[labeled]))
-            with self._autocast():
-                loss = classification_loss(model, labeled_inputs, self.labels[labeled])
-            losses["classification"] = self._step("classification", loss)
+            losses["classification"] = self.classification_step(self._next_labeled_batch())
         return losses
 
+    def classification_step(self, labeled: torch.Tensor) -> torch.Tensor:
+        """One step of the categorical head on the labeled images at ``labeled``."""
+        inputs = self._noisy(self.model.prepare(self.images[labeled]))
+        with self._autocast():
+            loss = classification_loss(self.model, inputs, self.labels[labeled])
+        return self._step("classification", loss)
+
     # ----------------------------------------------------------------------------- epochs
+    def epoch_batches(self) -> list[torch.Tensor]:
+        """One epoch's minibatches: of every training image, or of the labeled ones alone."""
+        if self.supervised_only:
+            order = batch_indices(len(self.labeled_index), self.config.batch_size,
+                                  self.generator, self.device)
+            return [self.labeled_index[b] for b in order]
+        return batch_indices(len(self.images), self.config.batch_size, self.generator,
+                             self.device)
+
     def train_epoch(self) -> dict[str, float]:
         self.model.train()
         self._set_learning_rates(self.epochs_done)
-        totals: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = defaultdict(int)
-        batches = batch_indices(len(self.images), self.config.batch_size, self.generator,
-                                self.device)
+        totals = bookkeeping.LossTotals(self.save_dir, self.epochs_done, self.config.lr)
+        batches = self.epoch_batches()
         for step, index in enumerate(self._progress_bar(batches)):
-            for name, loss in self.train_step(index, step).items():
-                totals[name] = totals[name] + loss if name in totals else loss
-                counts[name] += 1
-            if (step + 1) % DIVERGENCE_CHECK_STEPS == 0:
-                self._check_divergence(totals, counts, step)
-        self._check_divergence(totals, counts, len(batches) - 1)
-        return {f"loss/{name}": total.item() / counts[name] for name, total in totals.items()}
-
-    def _check_divergence(self, totals: dict[str, torch.Tensor], counts: dict[str, int],
-                          step: int) -> None:
-        """Stop at a non-finite or exploding mean loss: one device sync per call."""
-        names = list(totals)
-        means = torch.stack([totals[n] / counts[n] for n in names]).float().cpu()
-        bad = [(n, float(m)) for n, m in zip(names, means, strict=True)
-               if not (math.isfinite(m) and abs(m) < LOSS_LIMIT)]
-        if not bad:
-            return
-        name, value = bad[0]
-        kept = checkpoints.latest_complete(self.save_dir) if self.save_dir else None
-        where = (f"the last good checkpoint (epoch {kept}) is kept; resume from it with a lower "
-                 "learning rate (a resumed run may change it)" if kept is not None else
-                 "no checkpoint was written; start again with a lower learning rate")
-        raise TrainingDiverged(
-            f"training diverged in epoch {self.epochs_done}, step {step}: the mean {name} loss "
-            f"is {value:.3g} (limit {LOSS_LIMIT:g}) at lr {self.config.lr:g}; {where}")
+            if self.supervised_only:
+                losses = {"classification": self.classification_step(index)}
+            else:
+                losses = self.train_step(index, step)
+            totals.add(losses, step)
+        totals.check(len(batches) - 1)
+        return totals.means()
 
     def _progress_bar(self, batches):
         if not self.progress:
@@ -395,15 +268,17 @@ class Trainer:
             start = time.perf_counter()
             losses = self.train_epoch()
             elapsed = time.perf_counter() - start
-            examples += len(self.images)
+            trained = sum(len(b) for b in self.epoch_batches()) if self.supervised_only \
+                else len(self.images)
+            examples += trained
             seconds += elapsed
             record = {**losses, **self.evaluate(), "time/epoch_seconds": elapsed,
-                      "time/examples_per_second": len(self.images) / elapsed}
+                      "time/examples_per_second": trained / elapsed}
             for name, value in record.items():
                 self.history[name].append(value)
-            if self.config.model.ncode == 2:
-                self.code_snapshots.append(evaluate.represent_all(
-                    self.model, self.eval_images[:SNAPSHOT_IMAGES]).half().cpu())
+            snapshot = bookkeeping.code_snapshot(self)
+            if snapshot is not None:
+                self.code_snapshots.append(snapshot)
             self.epochs_done += 1
             self.epochs_trained += 1
             if self.save_dir is not None:
@@ -414,108 +289,28 @@ class Trainer:
             self.speed = examples / seconds
         return dict(self.history)
 
+    # ----------------------------------------------------------------------------- records
     def epoch_summary(self) -> str:
-        """One line on the last epoch: losses and the held-out metrics."""
-        last = {k: v[-1] for k, v in self.history.items() if not k.startswith("time/")}
-        parts = [f"{k.removeprefix('loss/')} {v:.4g}" for k, v in last.items()]
-        seconds = self.history["time/epoch_seconds"][-1]
-        return f"epoch {self.epochs_done - 1}/{self.config.epochs}: {', '.join(parts)} " \
-               f"({seconds:.0f} s)"
+        return bookkeeping.epoch_summary(self)
 
     def speed_report(self) -> str:
-        """One line on the last fit(): epochs trained, device, precision, examples/s."""
-        if not self.epochs_trained:
-            return f"{plural(self.epochs_done, 'epoch')} already done: nothing left to train"
-        return (f"trained {plural(self.epochs_trained, 'epoch')} on {device_name(self.device)} "
-                f"({self.precision}) at {self.speed:,.0f} examples/s")
-
-    # ----------------------------------------------------------------------------- checkpoints
-    def state(self) -> dict:
-        rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {"model": self.model.state_dict(),
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-                "rng": rng, "history": dict(self.history),
-                "labeled_queue": list(self._labeled_queue),
-                "code_snapshots": list(self.code_snapshots)}
+        return bookkeeping.speed_report(self)
 
     def manifest(self) -> dict:
-        return {"config": self.config.to_dict(), "model": self.config.model.to_dict(),
-                "epoch": self.epochs_done - 1, "epochs_done": self.epochs_done,
-                "seed": self.config.seed, "device": device_name(self.device),
-                "precision": self.precision, "resumptions": self.resumptions,
-                "wall_time_s": sum(self.history.get("time/epoch_seconds", [])),
-                "metrics": {k: v[-1] for k, v in self.history.items() if v}}
+        return bookkeeping.run_manifest(self)
 
     def save(self) -> Path:
-        """Checkpoint the last epoch; drop the previous one unless it is a keeper."""
-        epoch = self.epochs_done - 1
-        path = checkpoints.save(checkpoints.epoch_path(self.save_dir, epoch), self.state(),
-                                self.manifest())
-        previous = epoch - 1
-        if previous >= 0 and previous % self.keep_every:
-            checkpoints.remove(checkpoints.epoch_path(self.save_dir, previous))
-        return path
+        return bookkeeping.save_epoch(self, self.keep_every)
 
     def load(self, path: str | Path, resume: bool = True) -> dict:
-        """Restore a checkpoint; ``resume`` also restores optimisers, RNG and history.
-
-        A resumed run may change the settings in ``RESUMABLE_CHANGES`` (a lower learning rate
-        after a divergence, more epochs, an earlier milestone); the manifest records what
-        changed and when.
-        """
-        config, defaults = self.config.to_dict(), TrainConfig().to_dict()
-        expected = {"model": config["model"], **({"config": config} if resume else {})}
-        state, manifest = checkpoints.load(path, expected, ignore=RESUMABLE_CHANGES,
-                                           map_location=self.device,
-                                           defaults={"model": defaults["model"],
-                                                     "config": defaults})
-        self.model.load_state_dict(state["model"])
-        if resume:
-            for name, optimizer in self.optimizers.items():
-                optimizer.load_state_dict(state["optimizers"][name])
-            torch.set_rng_state(state["rng"]["torch"])
-            self.generator.set_state(state["rng"]["generator"])
-            if "cuda" in state["rng"]:
-                torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-            self.history = defaultdict(list, state["history"])
-            self._labeled_queue = list(state["labeled_queue"])
-            self.code_snapshots = list(state["code_snapshots"])
-            self.epochs_done = manifest["epochs_done"]
-            self.resumptions = list(manifest.get("resumptions", []))
-            changes = checkpoints.config_differences(
-                {k: manifest["config"].get(k) for k in RESUMABLE_CHANGES if k != "epochs"},
-                {k: config[k] for k in RESUMABLE_CHANGES if k != "epochs"})
-            if changes:
-                self.resumptions.append({"epoch": self.epochs_done, "changes": changes})
-        return manifest
+        """Restore a checkpoint; ``resume`` also restores optimisers, random streams, history
+        and precision. A resumed run may change ``RESUMABLE_CHANGES``; the manifest records
+        what changed and when."""
+        return bookkeeping.restore(self, path, resume)
 
     def resume(self) -> bool:
-        """Continue from the newest complete checkpoint in ``save_dir``, if there is one.
-
-        What an interrupted save left behind (a half-written file, weights without their
-        manifest) is removed first, and the fallback to an older epoch is reported.
-        """
-        if self.save_dir is None:
-            return False
-        for message in checkpoints.clean_incomplete(self.save_dir):
-            print(message)
-        epoch = checkpoints.latest_complete(self.save_dir)
-        if epoch is None:
-            return False
-        self.load(checkpoints.epoch_path(self.save_dir, epoch))
-        return True
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type
+        """Continue from the newest complete checkpoint in ``save_dir``, if there is one."""
+        return bookkeeping.resume_latest(self)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -531,4 +326,5 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-__all__ = ["TrainConfig", "Trainer", "resolve_device", "REFERENCE_WEIGHTS"]
+__all__ = ["TrainConfig", "Trainer", "resolve_device", "device_name", "plural",
+           "REFERENCE_WEIGHTS", "RESUMABLE_CHANGES"]

@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 
 from aae_lib import evaluate
+from aae_lib.cli.args import positive_int
 from aae_lib.data import load_mnist
 from aae_lib.recipes import RECIPES, recipe
-from aae_lib.runners.export import positive_int
 from aae_lib.train import Trainer, resolve_device
 
 from .train_speed import RESULTS_DIR, machine, machine_tag

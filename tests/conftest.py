@@ -28,6 +28,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+TIERS = ("integration", "mnist", "site")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test outside the slower tiers is a unit test: ``pytest -m unit`` (make check)."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.unit)
+
+
 def missing(reason: str) -> NoReturn:
     """Skip for want of a tool on a developer's machine; fail on CI, which must have it."""
     if os.environ.get("CI") == "true":
@@ -48,6 +58,18 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Probe results go to a folder of the test session's, not the user's cache."""
+    previous = os.environ.get("AAE_CACHE_DIR")
+    os.environ["AAE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("AAE_CACHE_DIR", None)
+    else:
+        os.environ["AAE_CACHE_DIR"] = previous
 
 
 @pytest.fixture

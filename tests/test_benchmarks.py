@@ -130,10 +130,10 @@ def test_profile_prints_the_busiest_operators(tiny_mnist_dir, capsys):
 
 def test_precision_check_compares_the_precisions_means(tiny_mnist_dir, tmp_path, capsys):
     path = tmp_path / "check.json"
-    report = precision_check.main([
+    precision_check.main([
         "label_gmm_all", "--epochs", "2", "--lr-drop", "1", "--runs", str(tmp_path / "runs"),
         "--data-dir", str(tiny_mnist_dir), "--json", str(path)])
-    assert json.loads(path.read_text()) == json.loads(json.dumps(report))
+    report = json.loads(path.read_text())  # what the file holds is what is checked
     assert set(report["runs"]) == {"fp32/seed0", "bf16/seed0", "fp32/seed1", "bf16/seed1"}
     run = report["runs"]["bf16/seed1"]
     assert run["seed"] == 1 and len(run["curves"]["component_agreement/test"]) == 2

@@ -25,9 +25,10 @@ def test_a_saved_checkpoint_loads_back(saved):
 
 
 def test_weights_without_their_manifest_are_not_a_checkpoint_and_are_cleaned(saved):
-    """A kill between writing the weights and the manifest of epoch 4."""
+    """A kill while writing the manifest of epoch 4, and one during epoch 5's torch.save."""
     orphan = checkpoints.epoch_path(saved.parent, 4)
     orphan.write_bytes(saved.read_bytes())
+    (saved.parent / ".epoch-0004.json.89ab.part").write_text('{"format"')
     leftover = saved.parent / ".epoch-0005.pt.0123.part"  # a kill during torch.save
     leftover.write_bytes(b"half")
     assert checkpoints.latest_complete(saved.parent) == 3
@@ -70,6 +71,23 @@ def test_unreadable_weights_are_refused_even_with_a_matching_hash(saved):
     saved.with_suffix(".json").write_text(json.dumps(manifest))
     with pytest.raises(CheckpointError, match="could not be read"):
         checkpoints.load(saved)
+
+
+class Payload:
+    """Stands for code a malicious checkpoint would run when unpickled."""
+
+
+def test_a_checkpoint_holding_code_is_refused_in_one_line_that_never_advises_unsafe_loading(
+        saved):
+    torch.save({"model": Payload()}, saved)
+    manifest = json.loads(saved.with_suffix(".json").read_text())
+    manifest["sha256"] = checkpoints.sha256_of(saved)
+    saved.with_suffix(".json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError) as caught:
+        checkpoints.load(saved)
+    message = str(caught.value)
+    assert str(saved) in message and "\n" not in message
+    assert "weights_only" not in message and "refused unread" in message
 
 
 def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch):

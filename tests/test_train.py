@@ -403,15 +403,27 @@ def test_bf16_precision_changes_the_arithmetic_but_not_the_result_beyond_noise(t
 def test_a_run_killed_between_weights_and_manifest_resumes_from_the_epoch_before(
         tiny, tmp_path, capsys):
     Trainer(config(epochs=2), tiny, save_dir=tmp_path, progress=False).fit()
-    # Epoch 2's weights reached the disk, its manifest never did.
+    # Epoch 2's weights reached the disk, its manifest was being written when it was killed.
     checkpoints.epoch_path(tmp_path, 2).write_bytes(
         checkpoints.epoch_path(tmp_path, 1).read_bytes())
+    (tmp_path / ".epoch-0002.json.0123abcd.part").write_text('{"format": ')
     resumed = Trainer(config(epochs=3), tiny, save_dir=tmp_path, progress=False)
     assert resumed.resume() and resumed.epochs_done == 2
     assert "epoch 2 was interrupted while saving and is removed; resuming from epoch 1" in \
         capsys.readouterr().out
     resumed.fit()
     assert checkpoints.saved_epochs(tmp_path) == [0, 2]
+
+
+def test_weights_whose_manifest_was_deleted_are_kept_and_not_called_an_interrupted_save(
+        tiny, tmp_path, capsys):
+    Trainer(config(epochs=2), tiny, save_dir=tmp_path, progress=False).fit()
+    checkpoints.epoch_path(tmp_path, 1).with_suffix(".json").unlink()
+    resumed = Trainer(config(epochs=2), tiny, save_dir=tmp_path, progress=False)
+    assert resumed.resume() and resumed.epochs_done == 1
+    out = capsys.readouterr().out
+    assert "epoch-0001.pt has no manifest beside it" in out and "interrupted" not in out
+    assert checkpoints.epoch_path(tmp_path, 1).exists()
 
 
 @pytest.mark.parametrize("prior", ["gaussian", "gmm"])

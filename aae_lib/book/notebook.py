@@ -13,6 +13,7 @@ import torch
 
 from .. import __version__
 from ..data import load_mnist
+from ..errors import AAEError
 from ..models import AdversarialAutoencoder
 from ..pretrained import (
     describe,
@@ -65,6 +66,16 @@ def show_source(*objects) -> None:
         display(Markdown(f"```python\n{source}```"))
 
 
+def check_parameters(epochs, retrain) -> None:
+    """Refuse a parameters cell's nonsense before anything is loaded or trained."""
+    whole = isinstance(epochs, int) and not isinstance(epochs, bool)
+    if epochs is not None and not (whole and epochs >= 1):
+        raise AAEError(f"EPOCHS (epochs=) must be None, for the default schedule, or a whole "
+                       f"number of at least 1, not {epochs!r}")
+    if not isinstance(retrain, bool):
+        raise AAEError(f"RETRAIN (retrain=) must be True or False, not {retrain!r}")
+
+
 def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | None = None,
                   retrain: bool = False, smoke: bool | None = None, **changes,
                   ) -> tuple[AdversarialAutoencoder, dict]:
@@ -78,10 +89,15 @@ def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | 
     resuming an interrupted run; ``smoke`` (default ``$AAE_SMOKE == "1"``) trains one epoch on
     a small subset, which is what CI runs. Prints which of these happened.
     """
+    check_parameters(epochs, retrain)
     retrain = retrain or os.environ.get("AAE_RETRAIN") == "1"
     smoke = os.environ.get("AAE_SMOKE") == "1" if smoke is None else smoke
     device = resolve_device(str(device))
-    config = with_changes(name, changes)
+    try:
+        config = with_changes(name, changes)
+    except (TypeError, ValueError) as error:
+        given = ", ".join(f"{key}={value!r}" for key, value in changes.items())
+        raise AAEError(f"parameters {given} refused: {error}") from None
     stem = variant_name(name, config)
     own = user_weights_dir() / ("smoke" if smoke else "")
     if not (retrain or smoke):

@@ -21,6 +21,8 @@ from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..files import atomic_output
+
 Array = torch.Tensor | np.ndarray
 PathLike = str | os.PathLike[str]
 
@@ -37,12 +39,16 @@ REFERENCE_STYLES = ("--", ":", "-.")
 
 
 def save_figure(fig: Figure, path: PathLike) -> Path:
-    """Write ``fig`` to ``path``, creating parent folders; PNG unless the suffix names another."""
+    """Write ``fig`` to ``path``, creating parent folders; PNG unless the suffix names another.
+
+    The file appears whole or not at all: a full disk never leaves a truncated image behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # An explicit format lets a suffix-less path still become a PNG at exactly that name.
     image_format = path.suffix.lstrip(".").lower() or "png"
-    fig.savefig(path, dpi=SAVE_DPI, format=image_format, bbox_inches="tight", facecolor="white")
+    with atomic_output(path) as output:
+        fig.savefig(output, dpi=SAVE_DPI, format=image_format, bbox_inches="tight",
+                    facecolor="white")
     return path
 
 

@@ -24,7 +24,6 @@ from .. import evaluate
 from ..book import plots
 from ..errors import AAEError
 from ..models import N_CLASSES, AdversarialAutoencoder
-from ..priors import PinwheelMixture, linear_grid, percentile_grid
 from ..train import Trainer
 
 SAMPLE_GRID = 20  # generate_im.png is 20 x 20 samples, sample_style.png 20 styles per digit
@@ -85,14 +84,9 @@ def draw_codes(trainer: Trainer, folder: Path, title: str, suffix: str = "",
 def draw_manifolds(model: AdversarialAutoencoder, folder: Path) -> list[str]:
     """The reference's manifold images: one grid, or one per mixture component."""
     device = next(model.parameters()).device
-    if isinstance(model.prior, PinwheelMixture):
-        grids = {f"manifold_{k}.png": model.prior.component_grid(k)
-                 for k in range(model.prior.n_components)}
-    else:
-        grids = {"manifold.png": linear_grid(), "manifold_percentile.png": percentile_grid()}
     return [save(plots.image_grid(model.decode(grid.to(device)), SAMPLE_GRID,
-                                  model.config.pixel_range), folder / name)
-            for name, grid in grids.items()]
+                                  model.config.pixel_range), folder / f"{name}.png")
+            for name, grid in model.prior.manifold_grids().items()]
 
 
 def confusion_figure(counts: torch.Tensor, title: str) -> Figure:

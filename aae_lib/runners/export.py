@@ -8,7 +8,6 @@ weights takes ``--replace-book-weights``::
 
 from __future__ import annotations
 
-import argparse
 import copy
 from dataclasses import replace
 from pathlib import Path
@@ -60,9 +59,17 @@ def train_and_export(name: str, config: TrainConfig, data: MNIST, device: torch.
                      progress: bool = True) -> Trainer:
     """Train (resuming from ``run_dir``) and export the inference weights to ``out_dir``."""
     trainer = Trainer(config, data, device, save_dir=run_dir, progress=progress)
+    return _train_and_export(trainer, name, out_dir, epochs, note)
+
+
+def _train_and_export(trainer: Trainer, name: str, out_dir: Path, epochs: int | None,
+                      note: str = "") -> Trainer:
+    config = trainer.config
     if trainer.resume():
         print(f"resumed {name} after epoch {trainer.epochs_done - 1}")
     trainer.fit(epochs)
+    if trainer.epochs_done < 1:
+        raise AAEError(f"{name}: no epoch was trained, so nothing is exported")
     schedule = (f"{trainer.epochs_done} of the {config.epochs}-epoch schedule "
                 f"(lr ÷10 at epochs {', '.join(map(str, config.lr_milestones))}){note}")
     path = export(trainer, weights_path(name, out_dir), schedule)
@@ -70,21 +77,16 @@ def train_and_export(name: str, config: TrainConfig, data: MNIST, device: torch.
     return trainer
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def main(argv: list[str] | None = None) -> int:
+    from ..cli.args import Parser, add_device, add_precision, positive_int
+    from ..files import check_writable
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="aae export",
-                                     description="train and export one of the book's models")
+    parser = Parser(prog="aae export", description="train and export one of the book's models")
     parser.add_argument("name", choices=sorted(BOOK_MODELS))
     parser.add_argument("--epochs", type=positive_int, help="stop after this many (default: the "
                         "config's full schedule; milestones stay where the schedule puts them)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="fp32")
+    add_device(parser)
+    add_precision(parser, default=None)
     parser.add_argument("--runs", type=Path, default=Path("runs"),
                         help="checkpoints of the run (resumed if present)")
     where = parser.add_mutually_exclusive_group()
@@ -93,16 +95,18 @@ def main(argv: list[str] | None = None) -> None:
                        "look for your own weights)")
     where.add_argument("--replace-book-weights", action="store_true",
                        help="overwrite the committed weights (the clone's weights/ folder)")
+    parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args(argv)
     out = pretrained.WEIGHTS_DIR if args.replace_book_weights else args.out or user_weights_dir()
-    config = replace(book_config(args.name), precision=args.precision)
-    try:
-        device = resolve_device(args.device)
-        train_and_export(args.name, config, load_mnist(device=device), device,
-                         args.runs / args.name, out, args.epochs)
-    except AAEError as error:
-        parser.exit(1, f"{parser.prog}: error: {error}\n")
+    config = book_config(args.name)
+    device = resolve_device(args.device)
+    check_writable(weights_path(args.name, out))  # before training, not after it
+    checkpoints.ensure_writable(args.runs / args.name)
+    trainer = Trainer(config, load_mnist(args.data_dir, device=device), device,
+                      save_dir=args.runs / args.name, precision=args.precision)
+    _train_and_export(trainer, args.name, out, args.epochs)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
