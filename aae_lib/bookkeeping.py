@@ -57,18 +57,25 @@ class LossTotals:
         if not names:
             return
         means = torch.stack([self.totals[n] / self.counts[n] for n in names]).float().cpu()
-        bad = [(n, float(m)) for n, m in zip(names, means, strict=True)
-               if not (math.isfinite(m) and abs(m) < LOSS_LIMIT)]
+        bad = [
+            (n, float(m))
+            for n, m in zip(names, means, strict=True)
+            if not (math.isfinite(m) and abs(m) < LOSS_LIMIT)
+        ]
         if not bad:
             return
         name, value = bad[0]
         kept = checkpoints.latest_complete(self.save_dir) if self.save_dir else None
-        where = (f"the last good checkpoint (epoch {kept}) is kept; resume from it with a lower "
-                 "learning rate (a resumed run may change it)" if kept is not None else
-                 "no checkpoint was written; start again with a lower learning rate")
+        where = (
+            f"the last good checkpoint (epoch {kept}) is kept; resume from it with a lower "
+            "learning rate (a resumed run may change it)"
+            if kept is not None
+            else "no checkpoint was written; start again with a lower learning rate"
+        )
         raise TrainingDiverged(
             f"training diverged in epoch {self.epoch}, step {step}: the mean {name} loss "
-            f"is {value:.3g} (limit {LOSS_LIMIT:g}) at lr {self.lr:g}; {where}")
+            f"is {value:.3g} (limit {LOSS_LIMIT:g}) at lr {self.lr:g}; {where}"
+        )
 
 
 # ----------------------------------------------------------------------------- snapshots
@@ -101,7 +108,8 @@ def check_fits(config: ModelConfig, device: torch.device) -> None:
         raise AAEError(
             f"a model of ncode {config.ncode} and hidden {config.hidden} needs about "
             f"{needed / 2**30:.1f} GiB to train ({config.parameter_count():,} parameters); "
-            f"{device.type} has {available / 2**30:.1f} GiB free: choose smaller sizes")
+            f"{device.type} has {available / 2**30:.1f} GiB free: choose smaller sizes"
+        )
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -110,20 +118,29 @@ def run_state(trainer: Trainer) -> dict:
     rng = {"torch": torch.get_rng_state(), "generator": trainer.generator.get_state()}
     if trainer.device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state(trainer.device)
-    return {"model": trainer.model.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in trainer.optimizers.items()},
-            "rng": rng, "history": dict(trainer.history),
-            "labeled_queue": list(trainer._labeled_queue),
-            "code_snapshots": list(trainer.code_snapshots)}
+    return {
+        "model": trainer.model.state_dict(),
+        "optimizers": {k: o.state_dict() for k, o in trainer.optimizers.items()},
+        "rng": rng,
+        "history": dict(trainer.history),
+        "labeled_queue": list(trainer._labeled_queue),
+        "code_snapshots": list(trainer.code_snapshots),
+    }
 
 
 def run_manifest(trainer: Trainer) -> dict:
-    manifest = {"config": trainer.config.to_dict(), "model": trainer.config.model.to_dict(),
-                "epoch": trainer.epochs_done - 1, "epochs_done": trainer.epochs_done,
-                "seed": trainer.config.seed, "device": device_name(trainer.device),
-                "precision": trainer.precision, "resumptions": trainer.resumptions,
-                "wall_time_s": sum(trainer.history.get("time/epoch_seconds", [])),
-                "metrics": {k: v[-1] for k, v in trainer.history.items() if v}}
+    manifest = {
+        "config": trainer.config.to_dict(),
+        "model": trainer.config.model.to_dict(),
+        "epoch": trainer.epochs_done - 1,
+        "epochs_done": trainer.epochs_done,
+        "seed": trainer.config.seed,
+        "device": device_name(trainer.device),
+        "precision": trainer.precision,
+        "resumptions": trainer.resumptions,
+        "wall_time_s": sum(trainer.history.get("time/epoch_seconds", [])),
+        "metrics": {k: v[-1] for k, v in trainer.history.items() if v},
+    }
     if trainer.supervised_only:
         manifest["supervised_only"] = True
     return manifest
@@ -132,8 +149,9 @@ def run_manifest(trainer: Trainer) -> dict:
 def save_epoch(trainer: Trainer, keep_every: int) -> Path:
     """Checkpoint the last epoch; drop the previous one unless it is a keeper."""
     epoch = trainer.epochs_done - 1
-    path = checkpoints.save(checkpoints.epoch_path(trainer.save_dir, epoch), run_state(trainer),
-                            run_manifest(trainer))
+    path = checkpoints.save(
+        checkpoints.epoch_path(trainer.save_dir, epoch), run_state(trainer), run_manifest(trainer)
+    )
     previous = epoch - 1
     if previous >= 0 and previous % keep_every:
         checkpoints.remove(checkpoints.epoch_path(trainer.save_dir, previous))
@@ -145,10 +163,13 @@ def restore(trainer: Trainer, path: str | Path, resume: bool) -> dict:
     streams, history and the run's precision, and records what the resume changed."""
     config, defaults = trainer.config.to_dict(), TrainConfig().to_dict()
     expected = {"model": config["model"], **({"config": config} if resume else {})}
-    state, manifest = checkpoints.load(path, expected, ignore=RESUMABLE_CHANGES,
-                                       map_location=trainer.device,
-                                       defaults={"model": defaults["model"],
-                                                 "config": defaults})
+    state, manifest = checkpoints.load(
+        path,
+        expected,
+        ignore=RESUMABLE_CHANGES,
+        map_location=trainer.device,
+        defaults={"model": defaults["model"], "config": defaults},
+    )
     trainer.model.load_state_dict(state["model"])
     if not resume:
         return manifest
@@ -165,13 +186,15 @@ def restore(trainer: Trainer, path: str | Path, resume: bool) -> dict:
     trainer.resumptions = list(manifest.get("resumptions", []))
     changes = checkpoints.config_differences(
         {k: manifest["config"].get(k) for k in RESUMABLE_CHANGES if k != "epochs"},
-        {k: config[k] for k in RESUMABLE_CHANGES if k != "epochs"})
+        {k: config[k] for k in RESUMABLE_CHANGES if k != "epochs"},
+    )
     recorded = manifest.get("precision", trainer.precision)
     if trainer.asked_precision in (None, "auto"):
         trainer.precision = recorded  # decided once, when the run started
     elif trainer.precision != recorded:
-        changes.append(f"precision: checkpoint has {recorded!r}, this run has "
-                       f"{trainer.precision!r}")
+        changes.append(
+            f"precision: checkpoint has {recorded!r}, this run has {trainer.precision!r}"
+        )
     if changes:
         trainer.resumptions.append({"epoch": trainer.epochs_done, "changes": changes})
     return manifest
@@ -210,14 +233,18 @@ def epoch_summary(trainer: Trainer) -> str:
     last = {k: v[-1] for k, v in trainer.history.items() if not k.startswith("time/")}
     parts = [f"{k.removeprefix('loss/')} {v:.4g}" for k, v in last.items()]
     seconds = trainer.history["time/epoch_seconds"][-1]
-    return (f"epoch {trainer.epochs_done - 1}/{trainer.config.epochs}: {', '.join(parts)} "
-            f"({seconds:.0f} s)")
+    return (
+        f"epoch {trainer.epochs_done - 1}/{trainer.config.epochs}: {', '.join(parts)} "
+        f"({seconds:.0f} s)"
+    )
 
 
 def speed_report(trainer: Trainer) -> str:
     """One line on the last fit(): epochs trained, device, precision, examples/s."""
     if not trainer.epochs_trained:
         return f"{plural(trainer.epochs_done, 'epoch')} already done: nothing left to train"
-    return (f"trained {plural(trainer.epochs_trained, 'epoch')} on "
-            f"{device_name(trainer.device)} ({trainer.precision}) at "
-            f"{trainer.speed:,.0f} examples/s")
+    return (
+        f"trained {plural(trainer.epochs_trained, 'epoch')} on "
+        f"{device_name(trainer.device)} ({trainer.precision}) at "
+        f"{trainer.speed:,.0f} examples/s"
+    )

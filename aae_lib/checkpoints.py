@@ -29,8 +29,7 @@ EPOCH_FILE = re.compile(r"^epoch-(\d+)\.pt$")
 def versions() -> dict[str, str]:
     from . import __version__
 
-    return {"aae_lib": __version__, "torch": torch.__version__,
-            "python": platform.python_version()}
+    return {"aae_lib": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 @functools.cache
@@ -41,9 +40,15 @@ def training_code() -> dict | None:
     if not (root / ".git").exists():
         return None
     try:
+
         def git(*args: str) -> str:
-            return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
-                                  text=True, check=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(root), *args],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=10,
+            ).stdout.strip()
 
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "aae_lib"))
@@ -63,8 +68,12 @@ def save(path: str | Path, state: dict, manifest: dict) -> Path:
     path = Path(path)
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    manifest = {"format": FORMAT_VERSION, **manifest, "versions": versions(),
-                "training_code": training_code()}
+    manifest = {
+        "format": FORMAT_VERSION,
+        **manifest,
+        "versions": versions(),
+        "training_code": training_code(),
+    }
     try:
         with atomic_output(path) as output:
             output.write(buffer.getbuffer())
@@ -72,8 +81,9 @@ def save(path: str | Path, state: dict, manifest: dict) -> Path:
         with atomic_output(path.with_suffix(".json")) as output:
             output.write((json.dumps(manifest, indent=2) + "\n").encode())
     except OSError as error:
-        raise CheckpointError(f"could not write checkpoint {path}: "
-                              f"{error.strerror or error}") from None
+        raise CheckpointError(
+            f"could not write checkpoint {path}: {error.strerror or error}"
+        ) from None
     return path
 
 
@@ -112,13 +122,20 @@ def read_manifest(path: str | Path) -> dict:
 def config_differences(saved: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> list[str]:
     """Human-readable differences between two config dicts, apart from the ``ignore`` keys."""
     keys = sorted((set(saved) | set(wanted)) - set(ignore))
-    return [f"{key}: checkpoint has {saved.get(key)!r}, this run has {wanted.get(key)!r}"
-            for key in keys if saved.get(key) != wanted.get(key)]
+    return [
+        f"{key}: checkpoint has {saved.get(key)!r}, this run has {wanted.get(key)!r}"
+        for key in keys
+        if saved.get(key) != wanted.get(key)
+    ]
 
 
-def load(path: str | Path, expected: dict[str, dict] | None = None, ignore: tuple[str, ...] = (),
-         map_location: str | torch.device = "cpu",
-         defaults: dict[str, dict] | None = None) -> tuple[dict, dict]:
+def load(
+    path: str | Path,
+    expected: dict[str, dict] | None = None,
+    ignore: tuple[str, ...] = (),
+    map_location: str | torch.device = "cpu",
+    defaults: dict[str, dict] | None = None,
+) -> tuple[dict, dict]:
     """Load a checkpoint after checking its hash and that its manifest matches ``expected``.
 
     ``expected`` maps manifest sections (e.g. ``"model"``) to the dicts they must equal,
@@ -131,26 +148,35 @@ def load(path: str | Path, expected: dict[str, dict] | None = None, ignore: tupl
         raise CheckpointError(f"checkpoint {path} does not exist")
     manifest = read_manifest(path)
     if manifest.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format {manifest.get('format')!r}; "
-                              f"this aae_lib reads format {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path} has checkpoint format {manifest.get('format')!r}; "
+            f"this aae_lib reads format {FORMAT_VERSION}"
+        )
     for section, wanted in (expected or {}).items():
         saved = {**(defaults or {}).get(section, {}), **manifest.get(section, {})}
         differences = config_differences(saved, wanted, ignore)
         if differences:
             what = "model" if section == "model" else "training"
-            raise CheckpointError(f"{path} was made with another {what} config: "
-                                  + "; ".join(differences))
+            raise CheckpointError(
+                f"{path} was made with another {what} config: " + "; ".join(differences)
+            )
     if sha256_of(path) != manifest.get("sha256"):
-        raise CheckpointError(f"{path} does not match the SHA-256 in its manifest: "
-                              "the file is damaged or was replaced")
+        raise CheckpointError(
+            f"{path} does not match the SHA-256 in its manifest: "
+            "the file is damaged or was replaced"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # noqa: BLE001 - any failure to unpickle means a bad file
         if "unsupported global" in str(error).lower():  # torch refused to run an object
-            raise CheckpointError(f"{path} holds objects other than tensors, so it was refused "
-                                  "unread: it is not a checkpoint that aae_lib wrote") from None
-        raise CheckpointError(f"{path} could not be read ({type(error).__name__}): the file "
-                              "is damaged or not a checkpoint") from None
+            raise CheckpointError(
+                f"{path} holds objects other than tensors, so it was refused "
+                "unread: it is not a checkpoint that aae_lib wrote"
+            ) from None
+        raise CheckpointError(
+            f"{path} could not be read ({type(error).__name__}): the file "
+            "is damaged or not a checkpoint"
+        ) from None
     return state, manifest
 
 
@@ -164,8 +190,9 @@ def saved_epochs(save_dir: str | Path) -> list[int]:
     if not folder.is_dir():
         return []
     found = (EPOCH_FILE.match(p.name) for p in folder.iterdir())
-    return sorted(int(m.group(1)) for m in found
-                  if m and (folder / m.group(0)).with_suffix(".json").is_file())
+    return sorted(
+        int(m.group(1)) for m in found if m and (folder / m.group(0)).with_suffix(".json").is_file()
+    )
 
 
 def latest_complete(save_dir: str | Path) -> int | None:
@@ -201,10 +228,14 @@ def clean_incomplete(save_dir: str | Path) -> list[str]:
         fallback = f"epoch {max(older)}" if older else "the start"
         if weights.name in interrupted:
             weights.unlink()
-            messages.append(f"the checkpoint of epoch {epoch} was interrupted while saving "
-                            f"and is removed; resuming from {fallback}")
+            messages.append(
+                f"the checkpoint of epoch {epoch} was interrupted while saving "
+                f"and is removed; resuming from {fallback}"
+            )
         else:
-            messages.append(f"{weights} has no manifest beside it (deleted, or its save was "
-                            f"cut between the two files), so it is not used; resuming from "
-                            f"{fallback}")
+            messages.append(
+                f"{weights} has no manifest beside it (deleted, or its save was "
+                f"cut between the two files), so it is not used; resuming from "
+                f"{fallback}"
+            )
     return messages

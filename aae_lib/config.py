@@ -15,13 +15,25 @@ from .models import ModelConfig
 # values: the reference feeds each weighted loss to its own Adam, which is blind to a constant
 # factor on the loss, so its weight flags did nothing. Here the defaults reproduce the
 # reference exactly and any other value really changes how fast that phase learns.
-REFERENCE_WEIGHTS = {"reconstruction": 1.0, "generator_z": 6.0, "discriminator_z": 6.0,
-                     "classification": 1.0, "generator_y": 6.0, "discriminator_y": 6.0}
+REFERENCE_WEIGHTS = {
+    "reconstruction": 1.0,
+    "generator_z": 6.0,
+    "discriminator_z": 6.0,
+    "classification": 1.0,
+    "generator_y": 6.0,
+    "discriminator_y": 6.0,
+}
 
 # Settings that a resumed run may change; the manifest records each change and when. Moving a
 # milestone lets a run drop its learning rate when its curves have flattened.
-RESUMABLE_CHANGES = ("epochs", "lr", "adversarial_lr", "classification_lr", "weights",
-                     "lr_milestones")
+RESUMABLE_CHANGES = (
+    "epochs",
+    "lr",
+    "adversarial_lr",
+    "classification_lr",
+    "weights",
+    "lr_milestones",
+)
 
 
 @dataclass(frozen=True)
@@ -67,9 +79,13 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "classify_every", "discriminator_steps"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
-        rates = {"lr": self.lr, "adversarial_lr": self.adversarial_lr,
-                 "classification_lr": self.classification_lr, "momentum": self.momentum,
-                 "adversarial_momentum": self.adversarial_momentum}
+        rates = {
+            "lr": self.lr,
+            "adversarial_lr": self.adversarial_lr,
+            "classification_lr": self.classification_lr,
+            "momentum": self.momentum,
+            "adversarial_momentum": self.adversarial_momentum,
+        }
         for name, value in rates.items():
             if value is not None and not (math.isfinite(value) and value >= 0):
                 problems.append(f"{name} must be a finite number >= 0, not {value}")
@@ -85,8 +101,7 @@ class TrainConfig:
         unknown = set(self.weights) - set(REFERENCE_WEIGHTS)
         if unknown:
             problems.append(f"unknown loss weights {sorted(unknown)}")
-        bad_weights = {k: w for k, w in self.weights.items()
-                       if not (math.isfinite(w) and w > 0)}
+        bad_weights = {k: w for k, w in self.weights.items() if not (math.isfinite(w) and w > 0)}
         if bad_weights:
             problems.append(f"loss weights must be finite and positive, not {bad_weights}")
         if self.n_labeled is not None and self.n_labeled < self.model.n_classes:
@@ -125,8 +140,9 @@ class TrainConfig:
 
     def phase_lr(self, phase: str, epoch: int = 0) -> float:
         """The phase's learning rate in ``epoch``: divided by 10 at each milestone passed."""
-        base = {"reconstruction": self.lr,
-                "classification": self.classification_lr}.get(phase, self.adversarial_lr)
+        base = {"reconstruction": self.lr, "classification": self.classification_lr}.get(
+            phase, self.adversarial_lr
+        )
         weight = self.weights.get(phase, REFERENCE_WEIGHTS[phase])
         decay = 0.1 ** sum(epoch >= m for m in self.lr_milestones)
         return (self.lr if base is None else base) * weight / REFERENCE_WEIGHTS[phase] * decay

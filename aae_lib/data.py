@@ -262,10 +262,13 @@ def labeled_view(data: MNIST, n_labeled: int | None, validation: bool, seed: int
     train = torch.arange(len(data.train_labels), device=device)
     validation_images = validation_labels = None
     if validation:
-        train, held_out = (i.to(device) for i in train_validation_split(
-            len(train), VALIDATION_SIZE, seed))
-        validation_images, validation_labels = data.train_images[held_out], \
-            data.train_labels[held_out]
+        train, held_out = (
+            i.to(device) for i in train_validation_split(len(train), VALIDATION_SIZE, seed)
+        )
+        validation_images, validation_labels = (
+            data.train_images[held_out],
+            data.train_labels[held_out],
+        )
     true_labels = data.train_labels[train]
     if n_labeled is None:
         labeled = torch.arange(len(true_labels), device=device)
@@ -273,8 +276,15 @@ def labeled_view(data: MNIST, n_labeled: int | None, validation: bool, seed: int
         labeled = balanced_subset(true_labels.cpu(), n_labeled, seed).to(device)
     labels = torch.full_like(true_labels, UNLABELED)
     labels[labeled] = true_labels[labeled]
-    return LabeledView(data.train_images[train], labels, labeled, data.test_images,
-                       data.test_labels, validation_images, validation_labels)
+    return LabeledView(
+        data.train_images[train],
+        labels,
+        labeled,
+        data.test_images,
+        data.test_labels,
+        validation_images,
+        validation_labels,
+    )
 
 
 def batch_indices(

@@ -41,17 +41,21 @@ def represent_all(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.
 def accuracy(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of ``images`` (all of them, not a mean of batch means) classified correctly."""
     with evaluation_mode(model):
-        correct = sum(int((model.classify(model.prepare(x)).argmax(1) == y).sum()) for x, y in
-                      zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True))
+        correct = sum(
+            int((model.classify(model.prepare(x)).argmax(1) == y).sum())
+            for x, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True)
+        )
     return correct / len(labels)
 
 
-def confusion_counts(model: AdversarialAutoencoder, images: torch.Tensor,
-                     labels: torch.Tensor) -> torch.Tensor:
+def confusion_counts(
+    model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
     """``counts[digit, class]``: how many test images of each digit the head puts in each class."""
     with evaluation_mode(model):
-        predicted = torch.cat([model.classify(model.prepare(x)).argmax(1)
-                               for x in images.split(EVAL_BATCH)])
+        predicted = torch.cat(
+            [model.classify(model.prepare(x)).argmax(1) for x in images.split(EVAL_BATCH)]
+        )
     n = model.config.n_classes
     pairs = labels.to(predicted.device) * n + predicted
     return torch.bincount(pairs, minlength=N_CLASSES * n).reshape(N_CLASSES, n).cpu()
@@ -60,18 +64,21 @@ def confusion_counts(model: AdversarialAutoencoder, images: torch.Tensor,
 def class_probabilities(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:
     """q(y|x) of the categorical head for uint8 images: (images, classes)."""
     with evaluation_mode(model):
-        return torch.cat([model.classify(model.prepare(x)).softmax(1)
-                          for x in images.split(EVAL_BATCH)])
+        return torch.cat(
+            [model.classify(model.prepare(x)).softmax(1) for x in images.split(EVAL_BATCH)]
+        )
 
 
 def cluster_sizes(model: AdversarialAutoencoder, images: torch.Tensor) -> torch.Tensor:
     """How many of ``images`` the categorical head puts in each cluster (its argmax)."""
-    return torch.bincount(class_probabilities(model, images).argmax(1),
-                          minlength=model.config.n_classes)
+    return torch.bincount(
+        class_probabilities(model, images).argmax(1), minlength=model.config.n_classes
+    )
 
 
-def reconstruction_error(model: AdversarialAutoencoder, images: torch.Tensor,
-                         labels: torch.Tensor) -> float:
+def reconstruction_error(
+    model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor
+) -> float:
     """Mean squared error per pixel on the [0, 1] scale, comparable across pixel ranges."""
     scale = 0.5 if model.config.pixel_range == "signed" else 1.0
     total = 0.0
@@ -83,9 +90,13 @@ def reconstruction_error(model: AdversarialAutoencoder, images: torch.Tensor,
     return total / images.numel()
 
 
-def cluster_error(model: AdversarialAutoencoder, validation_images: torch.Tensor,
-                  validation_labels: torch.Tensor, test_images: torch.Tensor,
-                  test_labels: torch.Tensor) -> tuple[float, torch.Tensor]:
+def cluster_error(
+    model: AdversarialAutoencoder,
+    validation_images: torch.Tensor,
+    validation_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+) -> tuple[float, torch.Tensor]:
     """Unsupervised clustering error, as the paper's Table 3 measures it.
 
     Each cluster of the categorical head takes the label of the validation image it is most
@@ -104,8 +115,7 @@ def cluster_error(model: AdversarialAutoencoder, validation_images: torch.Tensor
     return float((predicted != test_labels.to(predicted.device)).float().mean()), cluster_labels
 
 
-def component_agreement(codes: torch.Tensor, labels: torch.Tensor,
-                        prior: Prior) -> float:
+def component_agreement(codes: torch.Tensor, labels: torch.Tensor, prior: Prior) -> float:
     """Fraction of 2-D codes lying nearest to the part of the prior that labels give their own
     digit: its mixture component, or its tenth of the swiss roll."""
     return float((prior.nearest_component(codes.float()) == labels.to(codes.device)).float().mean())
@@ -129,8 +139,9 @@ def decode_as_every_digit(model: AdversarialAutoencoder, codes: torch.Tensor) ->
         return model.decode(codes.repeat(10, 1), digits)
 
 
-def label_agreement(model: AdversarialAutoencoder, judge: AdversarialAutoencoder,
-                    codes: torch.Tensor) -> float:
+def label_agreement(
+    model: AdversarialAutoencoder, judge: AdversarialAutoencoder, codes: torch.Tensor
+) -> float:
     """For a model whose decoder gets the label: decode every code as each of the ten digits
     and return how often ``judge`` (a model with a trained class head) reads the digit asked for.
     Near 1 when the label decides the digit; near 0.1 when the code does."""
@@ -150,25 +161,35 @@ def gaussian_fit(codes: torch.Tensor, generator: torch.Generator, n: int = 2000)
     """
     codes = codes.float()
     ncode = codes.shape[1]
-    sample = codes[torch.randperm(len(codes), generator=generator,
-                                  device=generator.device)[:n].to(codes.device)]
-    prior = torch.randn(2, len(sample), ncode, generator=generator,
-                        device=generator.device).to(codes.device)
+    sample = codes[
+        torch.randperm(len(codes), generator=generator, device=generator.device)[:n].to(
+            codes.device
+        )
+    ]
+    prior = torch.randn(2, len(sample), ncode, generator=generator, device=generator.device).to(
+        codes.device
+    )
     eye = torch.eye(ncode, device=codes.device)
-    return {"mean_error": float(codes.mean(0).norm()),
-            "covariance_error": float((codes.T.cov() - eye).norm()),
-            "mmd2": _mmd2(sample, prior[0]),
-            "mmd2_between_prior_samples": _mmd2(prior[1], prior[0])}
+    return {
+        "mean_error": float(codes.mean(0).norm()),
+        "covariance_error": float((codes.T.cov() - eye).norm()),
+        "mmd2": _mmd2(sample, prior[0]),
+        "mmd2_between_prior_samples": _mmd2(prior[1], prior[0]),
+    }
 
 
-def prior_mmd(codes: torch.Tensor, prior: Prior, generator: torch.Generator,
-              n: int = 2000) -> dict[str, float]:
+def prior_mmd(
+    codes: torch.Tensor, prior: Prior, generator: torch.Generator, n: int = 2000
+) -> dict[str, float]:
     """How far codes are from any prior: MMD² (RBF kernel, bandwidth 1) between ``n`` codes
     and ``n`` prior samples, beside MMD² between two prior samples of that size as the scale
     that sampling noise alone gives."""
     codes = codes.float()
-    sample = codes[torch.randperm(len(codes), generator=generator,
-                                  device=generator.device)[:n].to(codes.device)]
+    sample = codes[
+        torch.randperm(len(codes), generator=generator, device=generator.device)[:n].to(
+            codes.device
+        )
+    ]
     first, second = (prior.sample(len(sample), generator).to(codes.device) for _ in range(2))
     return {"mmd2": _mmd2(sample, first), "mmd2_between_prior_samples": _mmd2(second, first)}
 
@@ -180,17 +201,24 @@ def _mmd2(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean())
 
 
-def majority_cluster_error(model: AdversarialAutoencoder, validation_images: torch.Tensor,
-                           validation_labels: torch.Tensor, test_images: torch.Tensor,
-                           test_labels: torch.Tensor) -> float:
+def majority_cluster_error(
+    model: AdversarialAutoencoder,
+    validation_images: torch.Tensor,
+    validation_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+) -> float:
     """Test error when each cluster takes the commonest label of its validation images: the
     best a cluster can be labelled, beside the paper's one-image rule (``cluster_error``).
     A cluster no validation image falls in counts as wrong."""
     validation = class_probabilities(model, validation_images).argmax(1)
     n = model.config.n_classes
     votes = torch.zeros(n, int(validation_labels.max()) + 1, dtype=torch.long)
-    votes.index_put_((validation.cpu(), validation_labels.cpu()),
-                     torch.ones(len(validation), dtype=torch.long), accumulate=True)
+    votes.index_put_(
+        (validation.cpu(), validation_labels.cpu()),
+        torch.ones(len(validation), dtype=torch.long),
+        accumulate=True,
+    )
     cluster_labels = torch.where(votes.sum(1) > 0, votes.argmax(1), -1)
     test_clusters = class_probabilities(model, test_images).argmax(1).cpu()
     return float((cluster_labels[test_clusters] != test_labels.cpu()).float().mean())
@@ -207,8 +235,13 @@ def clusters_in_use(model: AdversarialAutoencoder, images: torch.Tensor) -> int:
     return int((sizes >= CLUSTER_IN_USE_SHARE * len(images)).sum())
 
 
-def summary(model: AdversarialAutoencoder, images: torch.Tensor, labels: torch.Tensor,
-            split: str, classifier: bool = False) -> dict[str, float]:
+def summary(
+    model: AdversarialAutoencoder,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    split: str,
+    classifier: bool = False,
+) -> dict[str, float]:
     """The per-epoch metrics of a model, named ``metric/split`` (grouped when plotted):
     accuracy if its categorical head was trained as a ``classifier``, component agreement if
     labels chose the part of the prior for its 2-D codes, digit from the code if its decoder is

@@ -75,11 +75,14 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.prior not in PRIOR_NAMES:
-            raise ValueError(f"unknown prior {self.prior!r}; choose one of "
-                             f"{', '.join(PRIOR_NAMES)}")
+            raise ValueError(
+                f"unknown prior {self.prior!r}; choose one of {', '.join(PRIOR_NAMES)}"
+            )
         if self.decoder_input not in DECODER_INPUTS:
-            raise ValueError(f"unknown decoder input {self.decoder_input!r}; choose one of "
-                             f"{', '.join(DECODER_INPUTS)}")
+            raise ValueError(
+                f"unknown decoder input {self.decoder_input!r}; choose one of "
+                f"{', '.join(DECODER_INPUTS)}"
+            )
         if self.n_classes < 0 or self.hidden < 1:
             raise ValueError("n_classes must be non-negative and hidden positive")
         judged = [a.judges for a in self.adversaries]
@@ -87,25 +90,32 @@ class ModelConfig:
             raise ValueError(f"one adversary per output, got {judged}")
         needs_head = "y" in judged or self.decoder_input in ("code+class", "cluster_heads")
         if needs_head and not self.n_classes:
-            raise ValueError(f"a 'y' adversary or a {self.decoder_input!r} decoder needs "
-                             "n_classes > 0")
+            raise ValueError(
+                f"a 'y' adversary or a {self.decoder_input!r} decoder needs n_classes > 0"
+            )
         if (self.cluster_head_spacing > 0) != (self.decoder_input == "cluster_heads"):
-            raise ValueError("a 'cluster_heads' decoder needs a positive cluster_head_spacing, "
-                             "and only it has one")
+            raise ValueError(
+                "a 'cluster_heads' decoder needs a positive cluster_head_spacing, "
+                "and only it has one"
+            )
         if self.decoder_input == "code+label" and self.n_classes:
             raise ValueError("a decoder given the true label has no use for a categorical head")
         if self.regularizer not in REGULARIZERS:
-            raise ValueError(f"unknown regularizer {self.regularizer!r}; choose one of "
-                             f"{', '.join(REGULARIZERS)}")
+            raise ValueError(
+                f"unknown regularizer {self.regularizer!r}; choose one of {', '.join(REGULARIZERS)}"
+            )
         vae = self.regularizer == "kl"
         if vae and (self.adversaries or self.n_classes or self.encoder_head != "gaussian"):
-            raise ValueError("a VAE (regularizer 'kl') has a Gaussian encoder head, no "
-                             "adversaries and no categorical head")
+            raise ValueError(
+                "a VAE (regularizer 'kl') has a Gaussian encoder head, no "
+                "adversaries and no categorical head"
+            )
         if not vae and not self.adversaries:
             raise ValueError("an adversarial autoencoder needs at least one adversary")
         if not (math.isfinite(self.mixture_radius) and self.mixture_radius > 0):
-            raise ValueError(f"mixture_radius must be a finite number > 0, not "
-                             f"{self.mixture_radius}")
+            raise ValueError(
+                f"mixture_radius must be a finite number > 0, not {self.mixture_radius}"
+            )
         self.make_prior()  # rejects shapes the prior cannot have
 
     def make_prior(self) -> Prior:
@@ -132,8 +142,10 @@ class ModelConfig:
         encoder = mlp([IMAGE_SIZE, h, h]) + (h + 1) * heads
         decoder = mlp([z + self.decoder_features, h, h, IMAGE_SIZE]) + self.n_classes * z
         judged = {"z": z, "y": self.n_classes}
-        adversaries = sum(mlp([judged[a.judges] + (N_CLASSES + 1) * a.sees_label, h, h, 1])
-                          for a in self.adversaries)
+        adversaries = sum(
+            mlp([judged[a.judges] + (N_CLASSES + 1) * a.sees_label, h, h, 1])
+            for a in self.adversaries
+        )
         return encoder + decoder + adversaries
 
     @property
@@ -144,8 +156,12 @@ class ModelConfig:
     @property
     def decoder_features(self) -> int:
         """Inputs the decoder takes beside the code (cluster heads are added to it instead)."""
-        return {"code": 0, "code+label": N_CLASSES, "code+class": self.n_classes,
-                "cluster_heads": 0}[self.decoder_input]
+        return {
+            "code": 0,
+            "code+label": N_CLASSES,
+            "code+class": self.n_classes,
+            "cluster_heads": 0,
+        }[self.decoder_input]
 
     @property
     def label_classes(self) -> int:
@@ -166,18 +182,29 @@ class AdversarialAutoencoder(nn.Module):
         super().__init__()
         self.config = config
         self.prior = config.make_prior()
-        self.encoder = Encoder(config.ncode, config.hidden, config.encoder_head,
-                               n_classes=config.n_classes,
-                               batch_norm=config.encoder_batch_norm)
-        self.decoder = Decoder(config.ncode + config.decoder_features, config.hidden,
-                               config.pixel_range)
-        self.discriminators = nn.ModuleDict({
-            a.judges: Discriminator(self.judged_features(a), config.hidden)
-            for a in config.adversaries})
+        self.encoder = Encoder(
+            config.ncode,
+            config.hidden,
+            config.encoder_head,
+            n_classes=config.n_classes,
+            batch_norm=config.encoder_batch_norm,
+        )
+        self.decoder = Decoder(
+            config.ncode + config.decoder_features, config.hidden, config.pixel_range
+        )
+        self.discriminators = nn.ModuleDict(
+            {
+                a.judges: Discriminator(self.judged_features(a), config.hidden)
+                for a in config.adversaries
+            }
+        )
         self.class_prior = CategoricalPrior(config.n_classes) if config.n_classes else None
         # One learned point of the code space per class: the map shows class c around head c.
-        self.cluster_heads = (nn.Linear(config.n_classes, config.ncode, bias=False)
-                              if config.decoder_input == "cluster_heads" else None)
+        self.cluster_heads = (
+            nn.Linear(config.n_classes, config.ncode, bias=False)
+            if config.decoder_input == "cluster_heads"
+            else None
+        )
 
     def judged_features(self, adversary: Adversary) -> int:
         size = self.config.ncode if adversary.judges == "z" else self.config.n_classes
@@ -197,8 +224,7 @@ class AdversarialAutoencoder(nn.Module):
             raise ValueError("this model has no categorical head")
         return self.encoder(images)[1]
 
-    def decoder_code(self, codes: torch.Tensor, labels: torch.Tensor | None = None
-                     ) -> torch.Tensor:
+    def decoder_code(self, codes: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """What the decoder reads: the code, completed by ``labels`` (digit or class indices,
         or probabilities) when the decoder takes more than the code.
 
@@ -228,16 +254,16 @@ class AdversarialAutoencoder(nn.Module):
             return self.decoder_code(codes, logits.softmax(1))
         return codes
 
-    def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None
-                    ) -> torch.Tensor:
+    def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Encode and decode; a decoder fed the class head gets the encoder's own softmax."""
         codes, logits = self.encoder(images)
         if self.config.decoder_reads_class:
             labels = logits.softmax(1)
         return self.decode(codes, labels)
 
-    def sample(self, n: int, generator: torch.Generator,
-               labels: torch.Tensor | None = None) -> torch.Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Images decoded from prior samples; ``labels`` choose the prior's part for a
         label-conditioned model, and the decoder's label or class where it takes one."""
         if labels is not None and self.config.label_conditioned:
@@ -245,8 +271,9 @@ class AdversarialAutoencoder(nn.Module):
         else:
             codes = self.prior.sample(n, generator)
         if self.config.decoder_input != "code" and labels is None:
-            labels = torch.randint(self.config.label_classes, (n,), generator=generator,
-                                   device=generator.device)
+            labels = torch.randint(
+                self.config.label_classes, (n,), generator=generator, device=generator.device
+            )
         return self.decode(codes, labels if self.config.decoder_input != "code" else None)
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
@@ -259,5 +286,11 @@ def label_condition(labels: torch.Tensor) -> torch.Tensor:
     return F.one_hot(labels, N_CLASSES + 1).float()
 
 
-__all__ = ["Adversary", "AdversarialAutoencoder", "ModelConfig", "N_CLASSES", "UNLABELED",
-           "label_condition"]
+__all__ = [
+    "Adversary",
+    "AdversarialAutoencoder",
+    "ModelConfig",
+    "N_CLASSES",
+    "UNLABELED",
+    "label_condition",
+]

@@ -33,8 +33,14 @@ class Encoder(nn.Module):
     the running statistics are used (buffers, saved with the weights).
     """
 
-    def __init__(self, ncode: int, hidden: int = 1000, head: str = "deterministic",
-                 n_classes: int = 0, batch_norm: bool = False):
+    def __init__(
+        self,
+        ncode: int,
+        hidden: int = 1000,
+        head: str = "deterministic",
+        n_classes: int = 0,
+        batch_norm: bool = False,
+    ):
         super().__init__()
         if head not in ("deterministic", "gaussian"):
             raise ValueError(f"unknown encoder head {head!r}; choose deterministic or gaussian")
@@ -45,11 +51,18 @@ class Encoder(nn.Module):
         self.z_scale = nn.Linear(hidden, ncode) if head == "gaussian" else None
         self.class_logits = nn.Linear(hidden, n_classes) if n_classes else None
         # Created only when asked for, so that models without them keep their state-dict keys.
-        self.norms = nn.ModuleDict({
-            "hidden1": nn.BatchNorm1d(hidden), "hidden2": nn.BatchNorm1d(hidden),
-            "z": nn.BatchNorm1d(ncode),
-            **({"class_logits": nn.BatchNorm1d(n_classes)} if n_classes else {}),
-        }) if batch_norm else None
+        self.norms = (
+            nn.ModuleDict(
+                {
+                    "hidden1": nn.BatchNorm1d(hidden),
+                    "hidden2": nn.BatchNorm1d(hidden),
+                    "z": nn.BatchNorm1d(ncode),
+                    **({"class_logits": nn.BatchNorm1d(n_classes)} if n_classes else {}),
+                }
+            )
+            if batch_norm
+            else None
+        )
 
     def _normed(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return self.norms[name](x) if self.norms is not None else x
@@ -65,12 +78,14 @@ class Encoder(nn.Module):
         z = self._normed("z", self.z_mean(h))
         if self.z_scale is not None and self.training:
             z = z + F.softplus(self.z_scale(h)) * torch.randn_like(z)
-        logits = (self._normed("class_logits", self.class_logits(h))
-                  if self.class_logits is not None else None)
+        logits = (
+            self._normed("class_logits", self.class_logits(h))
+            if self.class_logits is not None
+            else None
+        )
         return z, logits
 
-    def posterior(self, x: torch.Tensor, dropout: float = 0.0
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    def posterior(self, x: torch.Tensor, dropout: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation of the Gaussian head's q(z|x) (what a VAE needs)."""
         if self.z_scale is None:
             raise ValueError("a deterministic encoder has no posterior spread")

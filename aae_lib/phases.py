@@ -29,9 +29,13 @@ def drop_input_pixels(images: torch.Tensor, rate: float) -> torch.Tensor:
     return F.dropout(images, rate) if rate else images
 
 
-def reconstruction_loss(model: AdversarialAutoencoder, inputs: torch.Tensor,
-                        targets: torch.Tensor, decoder_labels: torch.Tensor | None,
-                        dropout: float = 0.0) -> torch.Tensor:
+def reconstruction_loss(
+    model: AdversarialAutoencoder,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    decoder_labels: torch.Tensor | None,
+    dropout: float = 0.0,
+) -> torch.Tensor:
     """Squared error between the clean image and the decoding of its (noisy) input.
 
     Half the summed squared error per image, averaged over the batch: the Gaussian
@@ -53,8 +57,9 @@ def cluster_head_penalty(heads: torch.Tensor, spacing: float) -> torch.Tensor:
     return (spacing - distances).clamp(min=0).sum()
 
 
-def vae_losses(model: AdversarialAutoencoder, inputs: torch.Tensor, targets: torch.Tensor,
-               dropout: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def vae_losses(
+    model: AdversarialAutoencoder, inputs: torch.Tensor, targets: torch.Tensor, dropout: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The VAE's two terms, for comparison: reconstruction from a sampled code, and the KL
     divergence from q(z|x) to the prior.
 
@@ -69,16 +74,21 @@ def vae_losses(model: AdversarialAutoencoder, inputs: torch.Tensor, targets: tor
     return reconstruction, kl.mean()
 
 
-def discriminator_loss(discriminator: nn.Module, prior_samples: torch.Tensor,
-                       codes: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(
+    discriminator: nn.Module, prior_samples: torch.Tensor, codes: torch.Tensor
+) -> torch.Tensor:
     """The discriminator learns to call prior samples real (1) and encoder outputs fake (0).
 
     Binary cross-entropy summed over the two halves: -log D(z_prior) - log(1 - D(q(x))).
     One forward pass over both halves; the codes are detached, so only D learns here.
     """
     logits = discriminator(torch.cat([prior_samples, codes.detach()])).float()
-    targets = torch.cat([torch.ones(len(prior_samples), device=logits.device),
-                         torch.zeros(len(codes), device=logits.device)])
+    targets = torch.cat(
+        [
+            torch.ones(len(prior_samples), device=logits.device),
+            torch.zeros(len(codes), device=logits.device),
+        ]
+    )
     return 2 * F.binary_cross_entropy_with_logits(logits, targets)
 
 
@@ -93,7 +103,8 @@ def generator_loss(discriminator: nn.Module, codes: torch.Tensor) -> torch.Tenso
     return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
 
-def classification_loss(model: AdversarialAutoencoder, inputs: torch.Tensor,
-                        labels: torch.Tensor) -> torch.Tensor:
+def classification_loss(
+    model: AdversarialAutoencoder, inputs: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
     """Cross-entropy of the categorical head on labeled images (semi-supervised phase)."""
     return F.cross_entropy(model.classify(inputs).float(), labels)

@@ -74,8 +74,7 @@ def native_bf16(device: torch.device | str, flags: set[str] | None = None) -> bo
     """Whether ``device`` multiplies bfloat16 matrices in hardware (not by emulation)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(
-            including_emulation=False)
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type == "cpu":
         return bool((cpu_flags() if flags is None else flags) & CPU_BF16_FLAGS)
     return False  # MPS and the rest: not measured, so not assumed
@@ -86,8 +85,12 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_seconds(dtype: torch.dtype, device: torch.device | str, shape: tuple[int, int, int],
-                   budget: float = PROBE_SECONDS) -> float:
+def matmul_seconds(
+    dtype: torch.dtype,
+    device: torch.device | str,
+    shape: tuple[int, int, int],
+    budget: float = PROBE_SECONDS,
+) -> float:
     """Best time of one (M, K) @ (K, N) product of random ``dtype`` matrices.
 
     Repeats until ``budget`` seconds have passed and at least two products ran, so that the
@@ -96,14 +99,19 @@ def matmul_seconds(dtype: torch.dtype, device: torch.device | str, shape: tuple[
     """
     device = torch.device(device)
     m, k, n = shape
-    torch.mm(torch.ones(8, 8, device=device, dtype=dtype),  # library handles, not timed
-             torch.ones(8, 8, device=device, dtype=dtype))
+    torch.mm(
+        torch.ones(8, 8, device=device, dtype=dtype),  # library handles, not timed
+        torch.ones(8, 8, device=device, dtype=dtype),
+    )
     a = torch.randn(m, k, device=device).to(dtype)
     b = torch.randn(k, n, device=device).to(dtype)
     times: list[float] = []
     started = time.perf_counter()
-    while (not times or time.perf_counter() - started < budget
-           or (len(times) < 2 and times[0] < budget)):
+    while (
+        not times
+        or time.perf_counter() - started < budget
+        or (len(times) < 2 and times[0] < budget)
+    ):
         _synchronize(device)
         start = time.perf_counter()
         torch.mm(a, b)
@@ -163,9 +171,13 @@ def measured_bf16_speedup(device: torch.device | str) -> float:
     return speedup
 
 
-def resolve_precision(requested: str, device: torch.device | str, *,
-                      native: bool | None = None,
-                      probe: Callable[[torch.device], float] | None = None) -> str:
+def resolve_precision(
+    requested: str,
+    device: torch.device | str,
+    *,
+    native: bool | None = None,
+    probe: Callable[[torch.device], float] | None = None,
+) -> str:
     """``"fp32"`` or ``"bf16"`` for a requested ``"auto"``, ``"fp32"`` or ``"bf16"``.
 
     ``auto`` is bf16 only where the device multiplies bf16 natively (``native``, default
@@ -186,11 +198,22 @@ def resolve_precision(requested: str, device: torch.device | str, *,
     if device.type == "cpu":
         speedup = probe(device)
         if speedup < 1.0:
-            log.warning("precision bf16: this CPU (%s) multiplies bf16 matrices %.1fx slower "
-                        "than fp32; training will be slower (use auto or fp32)",
-                        torch.backends.cpu.get_cpu_capability(), 1.0 / speedup)
+            log.warning(
+                "precision bf16: this CPU (%s) multiplies bf16 matrices %.1fx slower "
+                "than fp32; training will be slower (use auto or fp32)",
+                torch.backends.cpu.get_cpu_capability(),
+                1.0 / speedup,
+            )
     return "bf16"
 
 
-__all__ = ["PRECISIONS", "DTYPES", "cpu_flags", "native_bf16", "matmul_seconds",
-           "bf16_speedup", "measured_bf16_speedup", "resolve_precision"]
+__all__ = [
+    "PRECISIONS",
+    "DTYPES",
+    "cpu_flags",
+    "native_bf16",
+    "matmul_seconds",
+    "bf16_speedup",
+    "measured_bf16_speedup",
+    "resolve_precision",
+]

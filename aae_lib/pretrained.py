@@ -82,12 +82,19 @@ def quantize(weights: dict[str, torch.Tensor]) -> dict:
 def dequantize(state: dict) -> dict[str, torch.Tensor]:
     """float32 weights from a stored state, int8 with scales or float16."""
     scales = state.get(INT8_SCALES, {})
-    return {name: tensor.float() * scales[name] if name in scales else tensor.float()
-            for name, tensor in state.items() if name != INT8_SCALES}
+    return {
+        name: tensor.float() * scales[name] if name in scales else tensor.float()
+        for name, tensor in state.items()
+        if name != INT8_SCALES
+    }
 
 
-def load(name: str, device: str | torch.device = "cpu", folder: str | Path | None = None,
-         config: TrainConfig | None = None) -> tuple[AdversarialAutoencoder, dict]:
+def load(
+    name: str,
+    device: str | torch.device = "cpu",
+    folder: str | Path | None = None,
+    config: TrainConfig | None = None,
+) -> tuple[AdversarialAutoencoder, dict]:
     """The model saved as ``name`` in float32 on ``device``, and its manifest; its weights
     must fit ``config`` (default: the book's config of that name).
 
@@ -97,25 +104,30 @@ def load(name: str, device: str | torch.device = "cpu", folder: str | Path | Non
     config = config or book_config(name)
     path = weights_path(name, folder)
     expected = {"model": config.model.to_dict()}
-    state, manifest = checkpoints.load(path, expected, map_location="cpu",
-                                       defaults={"model": ModelConfig().to_dict()})
+    state, manifest = checkpoints.load(
+        path, expected, map_location="cpu", defaults={"model": ModelConfig().to_dict()}
+    )
     model = AdversarialAutoencoder(config.model)
     snapshots = state.pop("code_snapshots", None)
     if snapshots is not None:
         manifest["code_snapshots"] = snapshots.float()
     missing, unexpected = model.load_state_dict(dequantize(state), strict=False)
     if unexpected or any(not k.startswith("discriminators.") for k in missing):
-        raise CheckpointError(f"{path} does not fit the current model code: "
-                              f"missing {missing}, unexpected {unexpected}")
+        raise CheckpointError(
+            f"{path} does not fit the current model code: "
+            f"missing {missing}, unexpected {unexpected}"
+        )
     return model.to(device).eval(), manifest
 
 
 def describe(manifest: dict) -> str:
     """One line on where weights came from: schedule, device, wall time, versions."""
     minutes = manifest.get("wall_time_s", 0) / 60
-    return (f"{manifest.get('schedule', '?')}; trained on {manifest.get('device', '?')} in "
-            f"{minutes:.1f} min with aae_lib {manifest['versions']['aae_lib']}, "
-            f"torch {manifest['versions']['torch']}")
+    return (
+        f"{manifest.get('schedule', '?')}; trained on {manifest.get('device', '?')} in "
+        f"{minutes:.1f} min with aae_lib {manifest['versions']['aae_lib']}, "
+        f"torch {manifest['versions']['torch']}"
+    )
 
 
 def with_changes(name: str, changes: dict) -> TrainConfig:
@@ -128,8 +140,9 @@ def with_changes(name: str, changes: dict) -> TrainConfig:
     if unknown:
         raise AAEError(f"{name} has no setting {', '.join(sorted(unknown))}")
     model = replace(config.model, **{k: v for k, v in changes.items() if k in model_fields})
-    return replace(config, model=model,
-                   **{k: v for k, v in changes.items() if k not in model_fields})
+    return replace(
+        config, model=model, **{k: v for k, v in changes.items() if k not in model_fields}
+    )
 
 
 def variant_name(name: str, config: TrainConfig) -> str:

@@ -52,8 +52,9 @@ class Prior:
         it, which is why an AAE can use priors whose density has no closed form."""
         raise NotImplementedError(f"the {self.name} prior has no log-density here")
 
-    def kl_divergence(self, mean: torch.Tensor, std: torch.Tensor,
-                      codes: torch.Tensor) -> torch.Tensor:
+    def kl_divergence(
+        self, mean: torch.Tensor, std: torch.Tensor, codes: torch.Tensor
+    ) -> torch.Tensor:
         """KL(q(z|x) || p(z)) per image for a diagonal Gaussian q, (N,): here the one-sample
         estimate log q(z|x) - log p(z) at ``codes`` drawn from q; a prior with a closed form
         overrides it."""
@@ -132,21 +133,24 @@ class PinwheelMixture(Prior):
 
     def sample_components(self, components: torch.Tensor, generator: torch.Generator):
         n_pairs = self.ncode // 2
-        noise = torch.randn(len(components), n_pairs, 2, generator=generator,
-                            device=generator.device)
+        noise = torch.randn(
+            len(components), n_pairs, 2, generator=generator, device=generator.device
+        )
         scale = torch.tensor([self.radial_std, self.tangential_std], device=noise.device)
         pairs = self.place(noise * scale, components.to(noise.device)[:, None].expand(-1, n_pairs))
         return pairs.reshape(len(components), self.ncode)
 
     def sample(self, n, generator):
-        components = torch.randint(self.n_components, (n,), generator=generator,
-                                   device=generator.device)
+        components = torch.randint(
+            self.n_components, (n,), generator=generator, device=generator.device
+        )
         return self.sample_components(components, generator)
 
     def sample_for_labels(self, labels, generator):
         labels = labels.to(generator.device)
-        random = torch.randint(self.n_components, labels.shape, generator=generator,
-                               device=generator.device)
+        random = torch.randint(
+            self.n_components, labels.shape, generator=generator, device=generator.device
+        )
         return self.sample_components(torch.where(labels == UNLABELED, random, labels), generator)
 
     def log_prob(self, codes):
@@ -154,9 +158,11 @@ class PinwheelMixture(Prior):
         angles = self.angles.to(codes.device)
         radial = pairs[..., 0] * angles.cos() + pairs[..., 1] * angles.sin() - self.radius
         tangential = -pairs[..., 0] * angles.sin() + pairs[..., 1] * angles.cos()
-        per_pair = (-0.5 * (radial / self.radial_std).square()
-                    - 0.5 * (tangential / self.tangential_std).square()
-                    - math.log(2 * math.pi * self.radial_std * self.tangential_std))
+        per_pair = (
+            -0.5 * (radial / self.radial_std).square()
+            - 0.5 * (tangential / self.tangential_std).square()
+            - math.log(2 * math.pi * self.radial_std * self.tangential_std)
+        )
         return torch.logsumexp(per_pair.sum(1), dim=1) - math.log(self.n_components)
 
     def nearest_component(self, codes: torch.Tensor) -> torch.Tensor:
@@ -165,8 +171,9 @@ class PinwheelMixture(Prior):
         step = 2 * math.pi / self.n_components
         return torch.round(angle / step).long() % self.n_components
 
-    def component_grid(self, component: int, steps: int = 20, radial: float = 1.0,
-                       tangential: float = 0.2) -> torch.Tensor:
+    def component_grid(
+        self, component: int, steps: int = 20, radial: float = 1.0, tangential: float = 0.2
+    ) -> torch.Tensor:
         """A steps×steps grid in one component's own axes, as in the reference's manifolds.
 
         Rows run along the radius, columns across it; offsets span ±radial and ±tangential.
@@ -204,8 +211,9 @@ class SwissRoll(Prior):
     def roll(self, position: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Points at positions in [0, 1) along the roll, with a little isotropic noise."""
         points = self.curve(position)
-        return points + self.noise * torch.randn(points.shape, generator=generator,
-                                                 device=points.device)
+        return points + self.noise * torch.randn(
+            points.shape, generator=generator, device=points.device
+        )
 
     def nearest_component(self, codes: torch.Tensor, resolution: int = 2000) -> torch.Tensor:
         """The digit whose tenth of the roll lies nearest to each 2-D code: the nearest of
@@ -237,8 +245,11 @@ class CategoricalPrior:
         return torch.nn.functional.one_hot(classes, self.n_classes).float()
 
 
-PRIORS: dict[str, type[Prior]] = {"gaussian": GaussianPrior, "gmm": PinwheelMixture,
-                                   "swiss_roll": SwissRoll}
+PRIORS: dict[str, type[Prior]] = {
+    "gaussian": GaussianPrior,
+    "gmm": PinwheelMixture,
+    "swiss_roll": SwissRoll,
+}
 PRIOR_NAMES = tuple(PRIORS)
 
 

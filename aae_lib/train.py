@@ -46,10 +46,18 @@ class Trainer:
     the labeled images (Table 2's supervised-only control).
     """
 
-    def __init__(self, config: TrainConfig, data: MNIST, device: str | torch.device = "cpu",
-                 save_dir: str | Path | None = None, keep_every: int = 10,
-                 progress: bool = True, on_epoch_end: Callable[[Trainer], None] | None = None,
-                 precision: str | None = None, supervised_only: bool = False):
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: MNIST,
+        device: str | torch.device = "cpu",
+        save_dir: str | Path | None = None,
+        keep_every: int = 10,
+        progress: bool = True,
+        on_epoch_end: Callable[[Trainer], None] | None = None,
+        precision: str | None = None,
+        supervised_only: bool = False,
+    ):
         self.device = torch.device(device)
         self.asked_precision = precision
         self.precision = resolve_precision(precision or config.precision, self.device)
@@ -73,12 +81,15 @@ class Trainer:
         self.epochs_done = 0
         self.speed = float("nan")  # examples per second over the last fit()
         self.epochs_trained = 0  # by the last fit()
-        view = labeled_view(data.to(self.device), config.n_labeled, config.validation,
-                            config.label_draw_seed)
+        view = labeled_view(
+            data.to(self.device), config.n_labeled, config.validation, config.label_draw_seed
+        )
         self.images, self.labels, self.labeled_index = view.images, view.labels, view.labeled
         self.eval_images, self.eval_labels = view.test_images, view.test_labels
-        self.validation_images, self.validation_labels = view.validation_images, \
-            view.validation_labels
+        self.validation_images, self.validation_labels = (
+            view.validation_images,
+            view.validation_labels,
+        )
         self._labeled_queue: list[torch.Tensor] = []  # labeled batches left in this pass
 
     def _optimizer(self, phase: str) -> torch.optim.Optimizer:
@@ -113,8 +124,9 @@ class Trainer:
         Entered per forward pass, never around an optimiser step, so autocast's cache of cast
         weights cannot outlive the weights it copied.
         """
-        return torch.autocast(self.device.type, dtype=torch.bfloat16,
-                              enabled=self.precision == "bf16")
+        return torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"
+        )
 
     def _step(self, phase: str, loss: torch.Tensor) -> torch.Tensor:
         optimizer = self.optimizers[phase]
@@ -133,8 +145,9 @@ class Trainer:
             return self.model.prior.sample_for_labels(labels, self.generator)
         return self.model.prior.sample(len(labels), self.generator)
 
-    def regularization_step(self, adversary: Adversary, inputs: torch.Tensor,
-                            labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def regularization_step(
+        self, adversary: Adversary, inputs: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``discriminator_steps`` discriminator steps, then one generator step, for one
         adversary; returns the mean discriminator loss and the generator loss.
 
@@ -166,8 +179,9 @@ class Trainer:
     def _next_labeled_batch(self) -> torch.Tensor:
         """Indices of a labeled minibatch; the labeled set is reshuffled whenever it runs out."""
         if not self._labeled_queue:
-            order = batch_indices(len(self.labeled_index), self.config.batch_size,
-                                  self.generator, self.device)
+            order = batch_indices(
+                len(self.labeled_index), self.config.batch_size, self.generator, self.device
+            )
             self._labeled_queue = [self.labeled_index[b] for b in order][::-1]
         return self._labeled_queue.pop()
 
@@ -186,8 +200,9 @@ class Trainer:
         with self._autocast():
             loss = reconstruction_loss(model, inputs, targets, labels, dropout)
         if model.cluster_heads is not None:
-            loss = loss + cluster_head_penalty(model.cluster_heads.weight.T,
-                                               cfg.model.cluster_head_spacing)
+            loss = loss + cluster_head_penalty(
+                model.cluster_heads.weight.T, cfg.model.cluster_head_spacing
+            )
         losses = {"reconstruction": self._step("reconstruction", loss)}
         for adversary in cfg.model.adversaries:
             d_loss, g_loss = self.regularization_step(adversary, inputs, labels)
@@ -208,11 +223,11 @@ class Trainer:
     def epoch_batches(self) -> list[torch.Tensor]:
         """One epoch's minibatches: of every training image, or of the labeled ones alone."""
         if self.supervised_only:
-            order = batch_indices(len(self.labeled_index), self.config.batch_size,
-                                  self.generator, self.device)
+            order = batch_indices(
+                len(self.labeled_index), self.config.batch_size, self.generator, self.device
+            )
             return [self.labeled_index[b] for b in order]
-        return batch_indices(len(self.images), self.config.batch_size, self.generator,
-                             self.device)
+        return batch_indices(len(self.images), self.config.batch_size, self.generator, self.device)
 
     def train_epoch(self) -> dict[str, float]:
         self.model.train()
@@ -233,8 +248,12 @@ class Trainer:
             return batches
         from tqdm.auto import tqdm
 
-        return tqdm(batches, desc=f"epoch {self.epochs_done}/{self.config.epochs}",
-                    unit="batch", leave=False)
+        return tqdm(
+            batches,
+            desc=f"epoch {self.epochs_done}/{self.config.epochs}",
+            unit="batch",
+            leave=False,
+        )
 
     def evaluate(self, model: AdversarialAutoencoder | None = None) -> dict[str, float]:
         """Metrics of ``model`` (default: the one being trained) on the held-out images
@@ -243,18 +262,27 @@ class Trainer:
         classifier = self.config.classify
         metrics = evaluate.summary(model, self.eval_images, self.eval_labels, "test", classifier)
         if self.config.validation:
-            metrics.update(evaluate.summary(model, self.validation_images,
-                                            self.validation_labels, "validation", classifier))
+            metrics.update(
+                evaluate.summary(
+                    model, self.validation_images, self.validation_labels, "validation", classifier
+                )
+            )
         if self.config.classify:
             labeled = self.labeled_index
-            metrics["accuracy/train"] = evaluate.accuracy(model, self.images[labeled],
-                                                          self.labels[labeled])
+            metrics["accuracy/train"] = evaluate.accuracy(
+                model, self.images[labeled], self.labels[labeled]
+            )
         elif self.config.model.n_classes and self.config.validation:  # clusters, no labels
-            held_out = (self.validation_images, self.validation_labels, self.eval_images,
-                        self.eval_labels)
+            held_out = (
+                self.validation_images,
+                self.validation_labels,
+                self.eval_images,
+                self.eval_labels,
+            )
             metrics["cluster_error/test"] = evaluate.cluster_error(model, *held_out)[0]
             metrics["majority_cluster_error/test"] = evaluate.majority_cluster_error(
-                model, *held_out)
+                model, *held_out
+            )
             metrics["clusters_in_use/test"] = evaluate.clusters_in_use(model, self.eval_images)
         return metrics
 
@@ -268,12 +296,19 @@ class Trainer:
             start = time.perf_counter()
             losses = self.train_epoch()
             elapsed = time.perf_counter() - start
-            trained = sum(len(b) for b in self.epoch_batches()) if self.supervised_only \
+            trained = (
+                sum(len(b) for b in self.epoch_batches())
+                if self.supervised_only
                 else len(self.images)
+            )
             examples += trained
             seconds += elapsed
-            record = {**losses, **self.evaluate(), "time/epoch_seconds": elapsed,
-                      "time/examples_per_second": trained / elapsed}
+            record = {
+                **losses,
+                **self.evaluate(),
+                "time/epoch_seconds": elapsed,
+                "time/examples_per_second": trained / elapsed,
+            }
             for name, value in record.items():
                 self.history[name].append(value)
             snapshot = bookkeeping.code_snapshot(self)
@@ -315,8 +350,11 @@ class Trainer:
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU; asking for a missing one fails."""
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": torch.backends.mps.is_available()}
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
     if name == "auto":
         return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
     if name not in available:
@@ -326,5 +364,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-__all__ = ["TrainConfig", "Trainer", "resolve_device", "device_name", "plural",
-           "REFERENCE_WEIGHTS", "RESUMABLE_CHANGES"]
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "resolve_device",
+    "device_name",
+    "plural",
+    "REFERENCE_WEIGHTS",
+    "RESUMABLE_CHANGES",
+]

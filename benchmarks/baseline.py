@@ -62,8 +62,9 @@ class BaselineTrainer:
     kind sees every label.
     """
 
-    def __init__(self, config: TrainConfig, root: Path, n_train: int,
-                 device: str | torch.device = "cpu"):
+    def __init__(
+        self, config: TrainConfig, root: Path, n_train: int, device: str | torch.device = "cpu"
+    ):
         self.config = config
         self.kind = model_kind(config.model)
         self.device = torch.device(device)
@@ -71,8 +72,9 @@ class BaselineTrainer:
         self.prior_rng = torch.Generator().manual_seed(config.seed)
         self.model = AdversarialAutoencoder(config.model).to(self.device)
 
-        transform = transforms.Compose([transforms.ToTensor(),
-                                        transforms.Normalize((0.5,), (0.5,))])
+        transform = transforms.Compose(
+            [transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))]
+        )
         self.dataset = datasets.MNIST(root, train=True, download=False, transform=transform)
         train = Subset(self.dataset, range(min(n_train, len(self.dataset))))
         cuda = {"num_workers": 1, "pin_memory": True} if self.device.type == "cuda" else {}
@@ -90,8 +92,9 @@ class BaselineTrainer:
             targets = self.dataset.targets[: len(train)]
             labeled = balanced_subset(targets, config.n_labeled or len(targets), config.seed)
             labeled_set = Subset(self.dataset, labeled.tolist())
-            self.labeled_batches = forever(DataLoader(
-                labeled_set, batch_size=config.batch_size, shuffle=True, **cuda))
+            self.labeled_batches = forever(
+                DataLoader(labeled_set, batch_size=config.batch_size, shuffle=True, **cuda)
+            )
 
     @staticmethod
     def _adam(params) -> torch.optim.Optimizer:
@@ -111,15 +114,17 @@ class BaselineTrainer:
             codes = prior.sample(len(labels), self.prior_rng)
         return codes.to(self.device)
 
-    def _adversarial_step(self, discriminator, d_optimizer, g_optimizer, fake, real,
-                          condition=None) -> tuple[float, float]:
+    def _adversarial_step(
+        self, discriminator, d_optimizer, g_optimizer, fake, real, condition=None
+    ) -> tuple[float, float]:
         """Discriminator step (prior samples are "real"), then generator step; returns losses."""
         if condition is not None:
             fake, real = torch.cat([fake, condition], 1), torch.cat([real, condition], 1)
         d_real = discriminator(real)
         d_fake = discriminator(fake.detach())
-        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        d_loss = F.binary_cross_entropy_with_logits(
+            d_real, torch.ones_like(d_real)
+        ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
         d_optimizer.zero_grad()
         d_loss.backward()
         d_optimizer.step()
@@ -156,20 +161,30 @@ class BaselineTrainer:
         if kind == "label":
             condition = F.one_hot(labels.to(self.device), N_CLASSES + 1).float()
         losses["discriminator_z"], losses["generator_z"] = self._adversarial_step(
-            model.discriminators["z"], self.discriminator_z_optimizer,
-            self.generator_z_optimizer, codes, self._sample_prior(labels), condition)
+            model.discriminators["z"],
+            self.discriminator_z_optimizer,
+            self.generator_z_optimizer,
+            codes,
+            self._sample_prior(labels),
+            condition,
+        )
 
         if kind == "semisupervised":
             _, logits = model.encoder(inputs)
             classes = torch.randint(N_CLASSES, (len(images),), generator=self.prior_rng)
             real = F.one_hot(classes, N_CLASSES).float().to(self.device)
             losses["discriminator_y"], losses["generator_y"] = self._adversarial_step(
-                model.discriminators["y"], self.discriminator_y_optimizer,
-                self.generator_y_optimizer, logits.softmax(1), real)
+                model.discriminators["y"],
+                self.discriminator_y_optimizer,
+                self.generator_y_optimizer,
+                logits.softmax(1),
+                real,
+            )
 
             labeled_images, labeled_labels = next(self.labeled_batches)
             labeled_inputs = self._noisy(
-                labeled_images.view(len(labeled_images), -1).to(self.device))
+                labeled_images.view(len(labeled_images), -1).to(self.device)
+            )
             _, logits = model.encoder(labeled_inputs)
             loss = F.cross_entropy(logits, labeled_labels.to(self.device))
             self.classifier_optimizer.zero_grad()

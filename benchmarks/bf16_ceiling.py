@@ -35,8 +35,9 @@ VARIANTS = ("fp32", "bf16", "bf16, no optimiser", "bf16 weights", "bf16 weights,
 def variant_trainer(variant: str, kind: str, steps: int, data_dir: Path | None = None):
     """A warmed-up trainer on the CPU changed as ``variant`` says."""
     precision = "fp32" if variant == "fp32" else "bf16"
-    trainer = ours_trainer(kind, find_mnist(data_dir), steps, torch.device("cpu"),
-                           {"precision": precision})
+    trainer = ours_trainer(
+        kind, find_mnist(data_dir), steps, torch.device("cpu"), {"precision": precision}
+    )
     if variant.startswith("bf16 weights"):
         trainer.model.to(torch.bfloat16)
         trainer.optimizers = {phase: trainer._optimizer(phase) for phase in trainer.optimizers}
@@ -54,16 +55,19 @@ def seconds_per_step(trainer, steps: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bf16_ceiling",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bf16_ceiling", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--kind", choices=KINDS, default="fig2-gmm")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    trainers = {variant: variant_trainer(variant, args.kind, args.steps, args.data_dir)
-                for variant in VARIANTS}
+    trainers = {
+        variant: variant_trainer(variant, args.kind, args.steps, args.data_dir)
+        for variant in VARIANTS
+    }
     fp32 = trainers["fp32"]
     index = batch_indices(len(fp32.images), fp32.config.batch_size, fp32.generator, "cpu")[0]
     flops = step_flops(fp32, index)
@@ -74,13 +78,17 @@ def main(argv: list[str] | None = None) -> None:
             peaks[dtype] = max(peaks[dtype], peak_matmul_gflops(dtype, "cpu")["peak"])
         for variant, trainer in trainers.items():
             best[variant] = min(best[variant], seconds_per_step(trainer, args.steps))
-    print(f"{args.kind}, batch {fp32.config.batch_size}, {flops / 1e9:.2f} GFLOP of matrix "
-          f"products per step {machine_tag(machine(torch.device('cpu'), torch.get_num_threads()))}")
+    print(
+        f"{args.kind}, batch {fp32.config.batch_size}, {flops / 1e9:.2f} GFLOP of matrix "
+        f"products per step {machine_tag(machine(torch.device('cpu'), torch.get_num_threads()))}"
+    )
     print(f"peak: fp32 {peaks[torch.float32]:.0f} GFLOP/s, bf16 {peaks[torch.bfloat16]:.0f}")
     for variant, seconds in best.items():
         peak = peaks[torch.float32 if variant == "fp32" else torch.bfloat16]
-        print(f"{variant:28s} {1e3 * seconds:6.1f} ms per step, efficiency "
-              f"{100 * flops / seconds / 1e9 / peak:3.0f} %")
+        print(
+            f"{variant:28s} {1e3 * seconds:6.1f} ms per step, efficiency "
+            f"{100 * flops / seconds / 1e9 / peak:3.0f} %"
+        )
 
 
 if __name__ == "__main__":

@@ -39,20 +39,28 @@ def by_category(averages, steps: int, attribute: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_ours",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.profile_ours", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--kind", choices=KINDS, default="fig2-gmm")
     parser.add_argument("--steps", type=int, default=20, help="profiled minibatches")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--ours-option", type=parse_option, action="append", default=[],
-                        metavar="FIELD=VALUE", help="TrainConfig field; repeatable")
+    parser.add_argument(
+        "--ours-option",
+        type=parse_option,
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="TrainConfig field; repeatable",
+    )
     parser.add_argument("--rows", type=int, default=15, help="operators to list")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
-    trainer = ours_trainer(args.kind, find_mnist(args.data_dir), args.steps, device,
-                           dict(args.ours_option))
+    trainer = ours_trainer(
+        args.kind, find_mnist(args.data_dir), args.steps, device, dict(args.ours_option)
+    )
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
@@ -63,14 +71,21 @@ def main(argv: list[str] | None = None) -> None:
     sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     print(f"{args.kind}, {args.steps} steps of batch {trainer.config.batch_size} on {device}")
     print(profiler.key_averages().table(sort_by=sort_by, row_limit=args.rows))
-    print(profiler.key_averages(group_by_input_shape=True).table(
-        sort_by=sort_by, row_limit=args.rows, max_name_column_width=30))
+    print(
+        profiler.key_averages(group_by_input_shape=True).table(
+            sort_by=sort_by, row_limit=args.rows, max_name_column_width=30
+        )
+    )
     attribute = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     categories = by_category(profiler.key_averages(), args.steps, attribute)
     total = sum(categories.values())
     precision = getattr(trainer, "precision", trainer.config.precision)
-    print(f"per step ({precision}): {total:.1f} ms; " + ", ".join(
-        f"{name} {ms:.1f} ms ({100 * ms / total:.0f} %)" for name, ms in categories.items()))
+    print(
+        f"per step ({precision}): {total:.1f} ms; "
+        + ", ".join(
+            f"{name} {ms:.1f} ms ({100 * ms / total:.0f} %)" for name, ms in categories.items()
+        )
+    )
 
 
 if __name__ == "__main__":

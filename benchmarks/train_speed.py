@@ -85,7 +85,8 @@ def parse_option(text: str) -> tuple[str, object]:
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     if not sep or name not in names:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not FIELD=VALUE for a TrainConfig field ({', '.join(names)})")
+            f"{text!r} is not FIELD=VALUE for a TrainConfig field ({', '.join(names)})"
+        )
     try:
         return name, ast.literal_eval(value)
     except (ValueError, SyntaxError):
@@ -141,12 +142,12 @@ def step_flops(trainer: Trainer, index: torch.Tensor) -> float:
     as tests/test_benchmarks.py checks against this counter.
     """
     cycle = trainer.config.classify_every if trainer.config.classify else 1
-    return sum(matmul_flops(lambda s=s: trainer.train_step(index, s))
-               for s in range(cycle)) / cycle
+    return sum(matmul_flops(lambda s=s: trainer.train_step(index, s)) for s in range(cycle)) / cycle
 
 
-def ours_trainer(kind: str, mnist_dir: Path, steps: int, device: torch.device,
-                 options: dict) -> Trainer:
+def ours_trainer(
+    kind: str, mnist_dir: Path, steps: int, device: torch.device, options: dict
+) -> Trainer:
     """A warmed-up Trainer whose ``train_epoch()`` is ``steps`` minibatches."""
     data = read_mnist(mnist_dir, steps * BATCH_SIZE)
     config = kind_config(kind, data.train_labels, options)
@@ -157,8 +158,9 @@ def ours_trainer(kind: str, mnist_dir: Path, steps: int, device: torch.device,
     return trainer
 
 
-def time_ours(kind: str, mnist_dir: Path, steps: int, device: torch.device,
-              options: dict) -> tuple[int, float, float]:
+def time_ours(
+    kind: str, mnist_dir: Path, steps: int, device: torch.device, options: dict
+) -> tuple[int, float, float]:
     """Examples, seconds and matrix-product FLOPs per example of one timed epoch."""
     trainer = ours_trainer(kind, mnist_dir, steps, device, options)
     synchronize(device)
@@ -166,20 +168,23 @@ def time_ours(kind: str, mnist_dir: Path, steps: int, device: torch.device,
     trainer.train_epoch()
     synchronize(device)
     seconds = time.perf_counter() - start
-    index = batch_indices(len(trainer.images), trainer.config.batch_size, trainer.generator,
-                          device)[0]
+    index = batch_indices(
+        len(trainer.images), trainer.config.batch_size, trainer.generator, device
+    )[0]
     return len(trainer.images), seconds, step_flops(trainer, index) / len(index)
 
 
-def time_baseline(kind: str, mnist_dir: Path, torchvision_dir: Path, steps: int,
-                  device: torch.device) -> tuple[int, float, float]:
+def time_baseline(
+    kind: str, mnist_dir: Path, torchvision_dir: Path, steps: int, device: torch.device
+) -> tuple[int, float, float]:
     # Imported here so that only the baseline's child process loads torchvision.
     from benchmarks.baseline import BaselineTrainer, forever
 
     n_train = (WARMUP_STEPS + steps) * BATCH_SIZE
     labels = read_idx(mnist_dir / "train-labels-idx1-ubyte").long()
-    baseline = BaselineTrainer(kind_config(kind, labels[:n_train]), torchvision_dir, n_train,
-                               device)
+    baseline = BaselineTrainer(
+        kind_config(kind, labels[:n_train]), torchvision_dir, n_train, device
+    )
     baseline.model.train()
     batches = forever(baseline.loader)  # endless, so that tiny test data still gives `steps`
     for images, labels in itertools.islice(batches, WARMUP_STEPS):
@@ -213,26 +218,38 @@ def measure(spec: dict) -> dict:
     device = torch.device(spec["device"])
     torch.set_num_threads(spec["threads"])
     if spec["side"] == "peak":
-        return {p: peak_matmul_gflops(DTYPES[p], device, spec["shapes"])
-                for p in spec["precisions"]}
+        return {
+            p: peak_matmul_gflops(DTYPES[p], device, spec["shapes"]) for p in spec["precisions"]
+        }
     mnist_dir = Path(spec["mnist_dir"])
     if spec["side"] == "baseline":
         examples, seconds, flops = time_baseline(
-            spec["kind"], mnist_dir, Path(spec["torchvision_dir"]), spec["steps"], device)
+            spec["kind"], mnist_dir, Path(spec["torchvision_dir"]), spec["steps"], device
+        )
     else:
         examples, seconds, flops = time_ours(
-            spec["kind"], mnist_dir, spec["steps"], device,
-            {**spec["options"], "precision": spec["precision"]})
-    return {"examples": examples, "seconds": seconds, "examples_per_second": examples / seconds,
-            "matmul_flops_per_example": flops, "gflops": flops * examples / seconds / 1e9,
-            "peak_memory_bytes": peak_memory(device)}
+            spec["kind"],
+            mnist_dir,
+            spec["steps"],
+            device,
+            {**spec["options"], "precision": spec["precision"]},
+        )
+    return {
+        "examples": examples,
+        "seconds": seconds,
+        "examples_per_second": examples / seconds,
+        "matmul_flops_per_example": flops,
+        "gflops": flops * examples / seconds / 1e9,
+        "peak_memory_bytes": peak_memory(device),
+    }
 
 
 def run_child(spec: dict) -> dict:
     """``measure(spec)`` in a fresh interpreter, so its time and memory are its own."""
     command = [sys.executable, "-m", "benchmarks.train_speed", "--measure", json.dumps(spec)]
-    completed = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
-                               check=True)
+    completed = subprocess.run(
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=True
+    )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -254,10 +271,14 @@ def device_name(device: torch.device) -> str:
 def machine(device: torch.device, threads: int) -> dict:
     """What every number depends on: the CPU (or GPU), its capability and the threads used."""
     bf16_flags = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile", "bf16"})
-    info = {"cpu": cpu_model(), "cpu_cores": os.cpu_count(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu_bf16_flags": bf16_flags, "threads": threads,
-            "native_bf16": native_bf16(device)}
+    info = {
+        "cpu": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_bf16_flags": bf16_flags,
+        "threads": threads,
+        "native_bf16": native_bf16(device),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -277,15 +298,19 @@ def summarise(runs: list[dict], peak: float | None) -> dict:
     peaks = [r["peak_memory_bytes"] for r in runs if r["peak_memory_bytes"] is not None]
     gflops = statistics.median(r["gflops"] for r in runs)
     best_gflops = max(r["gflops"] for r in runs)
-    return {"examples_per_second": statistics.median(speeds),
-            "best_examples_per_second": max(speeds),
-            "epoch_seconds": EPOCH_IMAGES / statistics.median(speeds),
-            "best_epoch_seconds": EPOCH_IMAGES / max(speeds),
-            "matmul_gflop_per_step": runs[0]["matmul_flops_per_example"] * BATCH_SIZE / 1e9,
-            "gflops": gflops, "best_gflops": best_gflops,
-            "efficiency": gflops / peak if peak else None,
-            "best_efficiency": best_gflops / peak if peak else None,
-            "peak_memory_bytes": statistics.median(peaks) if peaks else None, "runs": runs}
+    return {
+        "examples_per_second": statistics.median(speeds),
+        "best_examples_per_second": max(speeds),
+        "epoch_seconds": EPOCH_IMAGES / statistics.median(speeds),
+        "best_epoch_seconds": EPOCH_IMAGES / max(speeds),
+        "matmul_gflop_per_step": runs[0]["matmul_flops_per_example"] * BATCH_SIZE / 1e9,
+        "gflops": gflops,
+        "best_gflops": best_gflops,
+        "efficiency": gflops / peak if peak else None,
+        "best_efficiency": best_gflops / peak if peak else None,
+        "peak_memory_bytes": statistics.median(peaks) if peaks else None,
+        "runs": runs,
+    }
 
 
 def compare(sides: dict[str, list[dict]], peaks: dict[str, float]) -> dict:
@@ -300,12 +325,15 @@ def compare(sides: dict[str, list[dict]], peaks: dict[str, float]) -> dict:
     for side, figures in row.items():
         if side == "baseline":
             continue
-        ratios = [o["examples_per_second"] / b["examples_per_second"]
-                  for o, b in zip(sides[side], sides["baseline"], strict=True)]
+        ratios = [
+            o["examples_per_second"] / b["examples_per_second"]
+            for o, b in zip(sides[side], sides["baseline"], strict=True)
+        ]
         figures["speed_ratio"] = statistics.median(ratios)
         figures["speed_ratios"] = ratios
-        figures["best_speed_ratio"] = (figures["best_examples_per_second"]
-                                       / baseline["best_examples_per_second"])
+        figures["best_speed_ratio"] = (
+            figures["best_examples_per_second"] / baseline["best_examples_per_second"]
+        )
         figures["memory_ratio"] = None
         if figures["peak_memory_bytes"] and baseline["peak_memory_bytes"]:
             figures["memory_ratio"] = figures["peak_memory_bytes"] / baseline["peak_memory_bytes"]
@@ -333,35 +361,46 @@ def format_table(report: dict) -> str:
         return "n/a" if value is None else f"{100 * value:.0f} %"
 
     peaks = ", ".join(f"{p} {g:,.0f}" for p, g in report["peak_gflops"].items())
-    lines = [f"Training speed at batch {report['batch_size']}: {report['steps']} timed steps, "
-             f"median (best) of {report['repeats']} runs; torch {report['torch']}",
-             f"machine: {tag}; {report['device_type']}",
-             f"ours options: {report['ours_options'] or 'none'}; "
-             f"peak memory: {report['memory_measure']}",
-             f"peak matmul GFLOP/s measured in this run: {peaks} {tag}",
-             "",
-             f"{'kind':<15}{'side':<11}{'ex/s':>15}{'epoch s':>9}{'vs baseline':>15}"
-             f"{'GFLOP/step':>11}{'GFLOP/s':>9}{'of peak':>15}{'peak MiB':>9}  machine"]
+    lines = [
+        f"Training speed at batch {report['batch_size']}: {report['steps']} timed steps, "
+        f"median (best) of {report['repeats']} runs; torch {report['torch']}",
+        f"machine: {tag}; {report['device_type']}",
+        f"ours options: {report['ours_options'] or 'none'}; "
+        f"peak memory: {report['memory_measure']}",
+        f"peak matmul GFLOP/s measured in this run: {peaks} {tag}",
+        "",
+        f"{'kind':<15}{'side':<11}{'ex/s':>15}{'epoch s':>9}{'vs baseline':>15}"
+        f"{'GFLOP/step':>11}{'GFLOP/s':>9}{'of peak':>15}{'peak MiB':>9}  machine",
+    ]
     for kind, row in report["kinds"].items():
         for side, f in row.items():
-            ratio = (f"{f['speed_ratio']:.2f}x ({f['best_speed_ratio']:.2f}x)"
-                     if "speed_ratio" in f else "")
+            ratio = (
+                f"{f['speed_ratio']:.2f}x ({f['best_speed_ratio']:.2f}x)"
+                if "speed_ratio" in f
+                else ""
+            )
             lines.append(
                 f"{kind:<15}{side:<11}"
                 f"{f['examples_per_second']:>8,.0f} ({f['best_examples_per_second']:,.0f})"
                 f"{f['epoch_seconds']:>9.1f}{ratio:>15}{f['matmul_gflop_per_step']:>11.2f}"
                 f"{f['gflops']:>9.1f}"
                 f"{percent(f['efficiency']) + ' (' + percent(f['best_efficiency']) + ')':>15}"
-                f"{mib(f['peak_memory_bytes']):>9}  {tag}")
+                f"{mib(f['peak_memory_bytes']):>9}  {tag}"
+            )
     if FIG2 in report["kinds"]:
         row = report["kinds"][FIG2]
-        lines += ["", f"Fig 2 (mixture prior, batch {report['batch_size']}), "
-                      f"{report['machine']['threads']} thread(s):"]
+        lines += [
+            "",
+            f"Fig 2 (mixture prior, batch {report['batch_size']}), "
+            f"{report['machine']['threads']} thread(s):",
+        ]
         for side, f in row.items():
-            versus = (f", {f['speed_ratio']:.2f}x the baseline" if "speed_ratio" in f else "")
-            of_peak = (f"{percent(f['efficiency'])} of the {side_precision(side)} peak"
-                       if f["efficiency"] is not None
-                       else f"no {side_precision(side)} peak: emulated here")
+            versus = f", {f['speed_ratio']:.2f}x the baseline" if "speed_ratio" in f else ""
+            of_peak = (
+                f"{percent(f['efficiency'])} of the {side_precision(side)} peak"
+                if f["efficiency"] is not None
+                else f"no {side_precision(side)} peak: emulated here"
+            )
             lines.append(f"  {side}: {f['epoch_seconds']:.1f} s per epoch{versus}, {of_peak} {tag}")
     return "\n".join(lines)
 
@@ -373,26 +412,53 @@ def default_json_path(device: torch.device, precisions: list[str]) -> Path:
 
 # ----------------------------------------------------------------------------- main
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.train_speed",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.train_speed", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--steps", type=int, default=20, help="timed minibatches per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per side and kind")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                        help="torch threads per run (default: torch's, which follows "
-                             "OMP_NUM_THREADS); 1 is steadier on a machine shared with other work")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="torch threads per run (default: torch's, which follows "
+        "OMP_NUM_THREADS); 1 is steadier on a machine shared with other work",
+    )
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
-    parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=None,
-                        help="ours' precisions (default: fp32, and bf16 where it is native)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder holding MNIST (default: aae_lib's data folder)")
-    parser.add_argument("--ours-option", type=parse_option, action="append", default=[],
-                        metavar="FIELD=VALUE", help="TrainConfig field for ours only; repeatable")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="where to write the results (default: benchmarks/results/"
-                             "train_speed-<device>-<precisions>.json)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="2 steps, 1 repeat: checks that it runs, measures nothing")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=("fp32", "bf16"),
+        default=None,
+        help="ours' precisions (default: fp32, and bf16 where it is native)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder holding MNIST (default: aae_lib's data folder)",
+    )
+    parser.add_argument(
+        "--ours-option",
+        type=parse_option,
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="TrainConfig field for ours only; repeatable",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the results (default: benchmarks/results/"
+        "train_speed-<device>-<precisions>.json)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="2 steps, 1 repeat: checks that it runs, measures nothing",
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # a child's run, as JSON
     args = parser.parse_args(argv)
     if args.smoke:
@@ -433,32 +499,66 @@ def main(argv: list[str] | None = None) -> dict | None:
         torchvision_dir = torchvision_root(mnist_dir, Path(scratch))
         common = {"device": str(device), "threads": args.threads}
         for repeat in range(args.repeats):
-            print(f"repeat {repeat + 1}/{args.repeats}: peak matmul throughput",
-                  file=sys.stderr, flush=True)
-            peak_runs.append(run_child({**common, "side": "peak", "shapes": shapes,
-                                        "precisions": sorted({"fp32", *precisions})}))
+            print(
+                f"repeat {repeat + 1}/{args.repeats}: peak matmul throughput",
+                file=sys.stderr,
+                flush=True,
+            )
+            peak_runs.append(
+                run_child(
+                    {
+                        **common,
+                        "side": "peak",
+                        "shapes": shapes,
+                        "precisions": sorted({"fp32", *precisions}),
+                    }
+                )
+            )
             for kind in args.kinds:
                 for side in sides:
-                    print(f"repeat {repeat + 1}/{args.repeats}: {kind} {side}",
-                          file=sys.stderr, flush=True)
-                    runs[kind][side].append(run_child({
-                        **common, "side": side, "precision": side_precision(side),
-                        "kind": kind, "mnist_dir": str(mnist_dir),
-                        "torchvision_dir": str(torchvision_dir), "steps": args.steps,
-                        "options": options}))
+                    print(
+                        f"repeat {repeat + 1}/{args.repeats}: {kind} {side}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    runs[kind][side].append(
+                        run_child(
+                            {
+                                **common,
+                                "side": side,
+                                "precision": side_precision(side),
+                                "kind": kind,
+                                "mnist_dir": str(mnist_dir),
+                                "torchvision_dir": str(torchvision_dir),
+                                "steps": args.steps,
+                                "options": options,
+                            }
+                        )
+                    )
 
     peaks = {p: max(r[p]["peak"] for r in peak_runs) for p in peak_runs[0]}
     efficiency = efficiency_peaks(peaks, native_bf16(device))
     report = {
         "machine": machine(device, args.threads),
-        "device": device_name(device), "device_type": device.type,
-        "torch": torch.__version__, "torchvision": metadata.version("torchvision"),
-        "python": platform.python_version(), "torch_threads": args.threads,
-        "batch_size": BATCH_SIZE, "steps": args.steps, "warmup_steps": WARMUP_STEPS,
-        "repeats": args.repeats, "ours_options": options, "precisions": precisions,
-        "peak_gflops": peaks, "peak_runs": peak_runs,
-        "memory_measure": ("torch.cuda.max_memory_allocated per child" if device.type == "cuda"
-                           else "peak resident set (VmHWM) per child process"),
+        "device": device_name(device),
+        "device_type": device.type,
+        "torch": torch.__version__,
+        "torchvision": metadata.version("torchvision"),
+        "python": platform.python_version(),
+        "torch_threads": args.threads,
+        "batch_size": BATCH_SIZE,
+        "steps": args.steps,
+        "warmup_steps": WARMUP_STEPS,
+        "repeats": args.repeats,
+        "ours_options": options,
+        "precisions": precisions,
+        "peak_gflops": peaks,
+        "peak_runs": peak_runs,
+        "memory_measure": (
+            "torch.cuda.max_memory_allocated per child"
+            if device.type == "cuda"
+            else "peak resident set (VmHWM) per child process"
+        ),
         "kinds": {kind: compare(kind_runs, efficiency) for kind, kind_runs in runs.items()},
         "wall_seconds": time.perf_counter() - started,
     }

@@ -33,8 +33,9 @@ def one_line(err: str) -> str:
 
 
 def test_train_takes_any_recipe_and_resumes_where_it_stopped(aae, tmp_path):
-    code, out, err = aae("train", "vae_gaussian", "--set", "epochs=1", "--device", "cpu",
-                         "--no-progress")
+    code, out, err = aae(
+        "train", "vae_gaussian", "--set", "epochs=1", "--device", "cpu", "--no-progress"
+    )
     assert code == 0 and "trained 1 epoch on cpu" in out, err
     folder = tmp_path / "aae_out" / "vae_gaussian"
     assert checkpoints.saved_epochs(folder) == [0]
@@ -46,9 +47,19 @@ def test_train_takes_any_recipe_and_resumes_where_it_stopped(aae, tmp_path):
 
 
 def test_a_setting_that_makes_another_model_gets_its_own_folder(aae, tmp_path):
-    code, out, err = aae("train", "unsupervised_gmm", "--set", "epochs=1", "--set", "ncode=4",
-                         "--set", "weights.generator_z=3", "--set", "lr_milestones=",
-                         "--no-progress")
+    code, out, err = aae(
+        "train",
+        "unsupervised_gmm",
+        "--set",
+        "epochs=1",
+        "--set",
+        "ncode=4",
+        "--set",
+        "weights.generator_z=3",
+        "--set",
+        "lr_milestones=",
+        "--no-progress",
+    )
     assert code == 0, err
     (folder,) = (tmp_path / "aae_out").iterdir()
     assert folder.name.startswith("unsupervised_gmm-")
@@ -65,33 +76,44 @@ def test_show_draws_a_runs_figures(aae, tmp_path):
     assert (folder / "generate_im.png").stat().st_size > 0 and (folder / "latent.png").exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["train", "vae_gaussian", "--set", "epochs=-1"], "epochs must be at least 1, not -1"),
-    (["train", "vae_gaussian", "--set", "ncode=two"], "--set ncode: 'two' is not a whole number"),
-    (["train", "vae_gaussian", "--set", "colour=red"], "no field 'colour'"),
-    (["train", "unsupervised_gmm", "--set", "mixture_radius=inf"], "mixture_radius must be a"),
-    (["train", "vae_gaussian", "--set", "lr=nan"], "'nan' is not a number"),
-    (["train", "vae_gaussian", "--epochs", "0"], "argument --epochs: must be at least 1, not 0"),
-    (["train", "vae_gaussian", "--set", "ncode=100000000", "--epochs", "1"], "needs about"),
-    (["train", "vae_gaussian", "--device", "tpu"], "argument --device: invalid choice"),
-    (["train", "no_such_recipe"], "argument RECIPE: invalid choice"),
-    (["show", "nowhere"], "no run nowhere"),
-    (["control", "--epochs", "-1"], "argument --epochs: must be at least 1, not -1"),
-    (["control", "--epochs", "0"], "argument --epochs: must be at least 1, not 0"),
-    (["control", "--n-labeled", "5"], "argument --n-labeled: must be at least 10"),
-    (["control", "--epochs", "1", "--out", "/proc/x/c.json"], "cannot write /proc/x/c.json"),
-    (["draws", "semisupervised_100", "--epochs", "1", "--out", "/proc/x/d.json"],
-     "cannot write /proc/x/d.json"),
-    (["draws", "semisupervised_100", "--epochs", "1", "--seeds", "x"], "argument --seeds"),
-    (["draws", "semisupervised_100", "--epochs", "1", "--device", "tpu"], "--device"),
-    (["train-book", "--jobs", "0"], "argument --jobs: must be at least 1"),
-    (["train-book", "vae"], "no book model vae"),
-    (["train-book", "--device", "tpu"], "argument --device: invalid choice"),
-    (["train-book", "vae_gmm", "--runs", "/proc/x"], "cannot write checkpoints to /proc/x"),
-    (["export", "vae_gmm", "--out", "/proc/x", "--epochs", "1"], "cannot write /proc/x"),
-    (["export", "vae_gmm", "--epochs", "-3"], "argument --epochs: must be at least 1"),
-    (["frobnicate"], "no subcommand 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "vae_gaussian", "--set", "epochs=-1"], "epochs must be at least 1, not -1"),
+        (
+            ["train", "vae_gaussian", "--set", "ncode=two"],
+            "--set ncode: 'two' is not a whole number",
+        ),
+        (["train", "vae_gaussian", "--set", "colour=red"], "no field 'colour'"),
+        (["train", "unsupervised_gmm", "--set", "mixture_radius=inf"], "mixture_radius must be a"),
+        (["train", "vae_gaussian", "--set", "lr=nan"], "'nan' is not a number"),
+        (
+            ["train", "vae_gaussian", "--epochs", "0"],
+            "argument --epochs: must be at least 1, not 0",
+        ),
+        (["train", "vae_gaussian", "--set", "ncode=100000000", "--epochs", "1"], "needs about"),
+        (["train", "vae_gaussian", "--device", "tpu"], "argument --device: invalid choice"),
+        (["train", "no_such_recipe"], "argument RECIPE: invalid choice"),
+        (["show", "nowhere"], "no run nowhere"),
+        (["control", "--epochs", "-1"], "argument --epochs: must be at least 1, not -1"),
+        (["control", "--epochs", "0"], "argument --epochs: must be at least 1, not 0"),
+        (["control", "--n-labeled", "5"], "argument --n-labeled: must be at least 10"),
+        (["control", "--epochs", "1", "--out", "/proc/x/c.json"], "cannot write /proc/x/c.json"),
+        (
+            ["draws", "semisupervised_100", "--epochs", "1", "--out", "/proc/x/d.json"],
+            "cannot write /proc/x/d.json",
+        ),
+        (["draws", "semisupervised_100", "--epochs", "1", "--seeds", "x"], "argument --seeds"),
+        (["draws", "semisupervised_100", "--epochs", "1", "--device", "tpu"], "--device"),
+        (["train-book", "--jobs", "0"], "argument --jobs: must be at least 1"),
+        (["train-book", "vae"], "no book model vae"),
+        (["train-book", "--device", "tpu"], "argument --device: invalid choice"),
+        (["train-book", "vae_gmm", "--runs", "/proc/x"], "cannot write checkpoints to /proc/x"),
+        (["export", "vae_gmm", "--out", "/proc/x", "--epochs", "1"], "cannot write /proc/x"),
+        (["export", "vae_gmm", "--epochs", "-3"], "argument --epochs: must be at least 1"),
+        (["frobnicate"], "no subcommand 'frobnicate'"),
+    ],
+)
 def test_bad_input_is_one_line_before_any_work(aae, args, message, tmp_path):
     code, out, err = aae(*args)
     assert code in (1, 2) and message in one_line(err)
@@ -136,8 +158,12 @@ def test_the_control_writes_each_draw_as_it_finishes(aae, tmp_path, monkeypatch)
         calls.append(config.seed)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return {"accuracy/validation": [0.5], "accuracy/test": [0.4], "chosen_epoch": 0,
-                "test_accuracy": 0.4}
+        return {
+            "accuracy/validation": [0.5],
+            "accuracy/test": [0.4],
+            "chosen_epoch": 0,
+            "test_accuracy": 0.4,
+        }
 
     monkeypatch.setattr(control, "train_classifier_alone", fake)
     monkeypatch.setattr("aae_lib.data.load_mnist", lambda *a, **k: None)
@@ -148,7 +174,8 @@ def test_the_control_writes_each_draw_as_it_finishes(aae, tmp_path, monkeypatch)
 
 
 def test_a_resume_keeps_the_runs_precision_unless_asked_and_records_a_change(
-        aae, tmp_path, monkeypatch):
+    aae, tmp_path, monkeypatch
+):
     from aae_lib import train
 
     resolved = iter(["fp32", "bf16", "bf16"])
@@ -159,32 +186,38 @@ def test_a_resume_keeps_the_runs_precision_unless_asked_and_records_a_change(
     folder = tmp_path / "aae_out" / "vae_gaussian"
     manifest = checkpoints.read_manifest(checkpoints.epoch_path(folder, 1))
     assert manifest["precision"] == "fp32" and manifest["resumptions"] == []
-    code, _, err = aae("train", "vae_gaussian", "--epochs", "3", "--precision", "bf16",
-                       "--no-progress")
+    code, _, err = aae(
+        "train", "vae_gaussian", "--epochs", "3", "--precision", "bf16", "--no-progress"
+    )
     assert code == 0, err
     manifest = checkpoints.read_manifest(checkpoints.epoch_path(folder, 2))
     assert manifest["precision"] == "bf16"
-    assert manifest["resumptions"] == [{"epoch": 2, "changes": [
-        "precision: checkpoint has 'fp32', this run has 'bf16'"]}]
+    assert manifest["resumptions"] == [
+        {"epoch": 2, "changes": ["precision: checkpoint has 'fp32', this run has 'bf16'"]}
+    ]
 
 
-def test_two_fresh_runs_of_one_seed_give_identical_weights_with_a_busy_core_beside(
-        aae, tmp_path):
+def test_two_fresh_runs_of_one_seed_give_identical_weights_with_a_busy_core_beside(aae, tmp_path):
     import subprocess
     import sys
 
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        assert aae("train", "vae_gaussian", "--epochs", "1", "--save-dir", "a",
-                   "--no-progress")[0] == 0
+        assert (
+            aae("train", "vae_gaussian", "--epochs", "1", "--save-dir", "a", "--no-progress")[0]
+            == 0
+        )
     finally:
         busy.kill()
         busy.wait()
-    assert aae("train", "vae_gaussian", "--epochs", "1", "--save-dir", "b",
-               "--no-progress")[0] == 0
-    first, second = (torch.load(tmp_path / d / "vae_gaussian" / "epoch-0000.pt",
-                                weights_only=True)["model"] for d in ("a", "b"))
+    assert aae("train", "vae_gaussian", "--epochs", "1", "--save-dir", "b", "--no-progress")[0] == 0
+    first, second = (
+        torch.load(tmp_path / d / "vae_gaussian" / "epoch-0000.pt", weights_only=True)["model"]
+        for d in ("a", "b")
+    )
     assert all(torch.equal(first[k], second[k]) for k in first)
-    manifests = [checkpoints.read_manifest(tmp_path / d / "vae_gaussian" / "epoch-0000.pt")
-                 for d in ("a", "b")]
+    manifests = [
+        checkpoints.read_manifest(tmp_path / d / "vae_gaussian" / "epoch-0000.pt")
+        for d in ("a", "b")
+    ]
     assert manifests[0]["precision"] == manifests[1]["precision"]

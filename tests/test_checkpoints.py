@@ -34,8 +34,7 @@ def test_weights_without_their_manifest_are_not_a_checkpoint_and_are_cleaned(sav
     assert checkpoints.latest_complete(saved.parent) == 3
     messages = checkpoints.clean_incomplete(saved.parent)
     assert not orphan.exists() and not leftover.exists() and saved.exists()
-    assert any("epoch 4 was interrupted" in m and "resuming from epoch 3" in m
-               for m in messages)
+    assert any("epoch 4 was interrupted" in m and "resuming from epoch 3" in m for m in messages)
     assert any(".epoch-0005.pt.0123.part" in m for m in messages)
 
 
@@ -77,8 +76,7 @@ class Payload:
     """Stands for code a malicious checkpoint would run when unpickled."""
 
 
-def test_a_checkpoint_holding_code_is_refused_in_one_line_that_never_advises_unsafe_loading(
-        saved):
+def test_a_checkpoint_holding_code_is_refused_in_one_line_that_never_advises_unsafe_loading(saved):
     torch.save({"model": Payload()}, saved)
     manifest = json.loads(saved.with_suffix(".json").read_text())
     manifest["sha256"] = checkpoints.sha256_of(saved)

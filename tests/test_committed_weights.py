@@ -26,10 +26,25 @@ def test_committed_weights_are_small_verified_and_inference_only(name):
     path = pretrained.weights_path(name)
     assert path.stat().st_size <= MAX_BYTES
     state, manifest = checkpoints.load(path)
-    assert {k.split(".")[0] for k in state} <= {"encoder", "decoder", "cluster_heads",
-                                               "code_snapshots", pretrained.INT8_SCALES}
-    assert {"config", "epochs_done", "seed", "device", "wall_time_s", "metrics", "versions",
-            "sha256", "schedule", "history"} <= manifest.keys()
+    assert {k.split(".")[0] for k in state} <= {
+        "encoder",
+        "decoder",
+        "cluster_heads",
+        "code_snapshots",
+        pretrained.INT8_SCALES,
+    }
+    assert {
+        "config",
+        "epochs_done",
+        "seed",
+        "device",
+        "wall_time_s",
+        "metrics",
+        "versions",
+        "sha256",
+        "schedule",
+        "history",
+    } <= manifest.keys()
 
 
 @pytest.mark.parametrize("name", sorted(pretrained.BOOK_MODELS))
@@ -46,8 +61,7 @@ def test_a_model_trained_to_its_plateau_passed_its_first_learning_rate_drop(name
 
 
 def test_the_fig2_models_share_one_schedule():
-    manifests = [checkpoints.read_manifest(pretrained.weights_path(name))
-                 for name in FIG2_MODELS]
+    manifests = [checkpoints.read_manifest(pretrained.weights_path(name)) for name in FIG2_MODELS]
     assert len({manifest["epochs_done"] for manifest in manifests}) == 1
     assert len({tuple(manifest["config"]["lr_milestones"]) for manifest in manifests}) == 1
 
@@ -73,9 +87,11 @@ def style_measures(mnist):
         model, manifest = pretrained.load(name)
         prior_codes = model.prior.sample(1000, torch.Generator().manual_seed(1))
         codes = evaluate.encode_all(model, mnist.test_images)
-        measures[name] = {"agreement": evaluate.label_agreement(model, judge, prior_codes),
-                          "from_z": evaluate.digit_from_code(codes, mnist.test_labels),
-                          "config": manifest["config"]}
+        measures[name] = {
+            "agreement": evaluate.label_agreement(model, judge, prior_codes),
+            "from_z": evaluate.digit_from_code(codes, mnist.test_labels),
+            "config": manifest["config"],
+        }
     return measures
 
 
@@ -92,8 +108,10 @@ def test_an_adversary_told_the_digit_keeps_it_out_of_the_10d_code(style_measures
     """Chapter 3: judged digit by digit, the 10-D code no longer names the digit (at most 20 %
     of the test images by the nearest class mean, chance 10 %) and the label decides the
     decoded digit more often than with five discriminator steps on all codes together."""
-    five_steps, judged = (style_measures["supervised_ncode10"],
-                          style_measures["supervised_ncode10_label_adversary"])
+    five_steps, judged = (
+        style_measures["supervised_ncode10"],
+        style_measures["supervised_ncode10_label_adversary"],
+    )
     assert judged["config"]["model"]["adversaries"] == [{"judges": "z", "sees_label": True}]
     assert judged["from_z"] <= 0.20 and judged["agreement"] > five_steps["agreement"]
 
@@ -122,13 +140,19 @@ def test_more_labels_give_a_lower_semi_supervised_error(mnist):
         accuracy = evaluate.accuracy(model, mnist.test_images, mnist.test_labels)
         assert accuracy == pytest.approx(manifest["metrics"]["accuracy/test"], abs=0.003)
         errors[name] = 1 - accuracy
-    assert errors["semisupervised_all"] < errors["semisupervised_1000"] < \
-        errors["semisupervised_100"]
+    assert (
+        errors["semisupervised_all"] < errors["semisupervised_1000"] < errors["semisupervised_100"]
+    )
 
 
-@pytest.mark.parametrize(("name", "draws", "ceiling"), [("semisupervised_1000", 3, 2.2),
-                                                       ("semisupervised_100", 5, 7.0),
-                                                       ("semisupervised_all", 4, 1.4)])
+@pytest.mark.parametrize(
+    ("name", "draws", "ceiling"),
+    [
+        ("semisupervised_1000", 3, 2.2),
+        ("semisupervised_100", 5, 7.0),
+        ("semisupervised_all", 4, 1.4),
+    ],
+)
 def test_the_committed_model_is_one_of_its_label_draws(name, draws, ceiling):
     """Table 2's spread: the committed model and other seeds' label draws, all trained for the
     same epochs, each read after its last epoch."""
@@ -152,10 +176,15 @@ def test_the_100_label_draws_retrained_from_another_start_keep_their_labels():
 
     folder = pretrained.RESULTS_DIR
     summary = json.loads((folder / "semisupervised_100_draws_training10.json").read_text())
-    own = {run["seed"]: run for run in
-           json.loads((folder / "semisupervised_100_draws.json").read_text())["runs"]}
-    assert (summary["recipe"], summary["epochs"], summary["training_seed"]) == \
-        ("semisupervised_100", 61, 10)
+    own = {
+        run["seed"]: run
+        for run in json.loads((folder / "semisupervised_100_draws.json").read_text())["runs"]
+    }
+    assert (summary["recipe"], summary["epochs"], summary["training_seed"]) == (
+        "semisupervised_100",
+        61,
+        10,
+    )
     mean = summarize(summary["runs"])["test_error_mean"]
     assert summary["test_error_mean"] == pytest.approx(mean)
     for run in summary["runs"]:

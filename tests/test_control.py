@@ -10,10 +10,14 @@ def test_the_control_learns_from_labels_alone_and_picks_its_epoch_on_validation(
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(12_000) % 10
     patterns = torch.rand(10, 784, generator=g)
-    images = (255 * (0.6 * patterns[labels] + 0.4 * torch.rand(12_000, 784, generator=g)))
+    images = 255 * (0.6 * patterns[labels] + 0.4 * torch.rand(12_000, 784, generator=g))
     data = MNIST(images.to(torch.uint8), labels, images[:500].to(torch.uint8), labels[:500])
-    config = paper_semisupervised(model=categorical(hidden=32, pixel_range="unit"),
-                                  n_labeled=100, batch_size=10, validation=True)
+    config = paper_semisupervised(
+        model=categorical(hidden=32, pixel_range="unit"),
+        n_labeled=100,
+        batch_size=10,
+        validation=True,
+    )
     result = train_classifier_alone(config, data, epochs=4)
     validation = result["accuracy/validation"]
     assert len(validation) == 4 and result["chosen_epoch"] == validation.index(max(validation))
@@ -47,11 +51,17 @@ def test_the_control_keeps_checkpoints_and_resumes_to_the_same_result(tmp_path):
     labels = torch.arange(10_200) % 10
     images = (255 * torch.rand(10_200, 784, generator=g)).to(torch.uint8)
     data = MNIST(images, labels, images[:50], labels[:50])
-    config = paper_semisupervised(model=categorical(hidden=16, pixel_range="unit"),
-                                  n_labeled=20, batch_size=10, validation=True)
+    config = paper_semisupervised(
+        model=categorical(hidden=16, pixel_range="unit"),
+        n_labeled=20,
+        batch_size=10,
+        validation=True,
+    )
     whole = train_classifier_alone(config, data, epochs=2, run_dir=tmp_path / "whole")
     train_classifier_alone(config, data, epochs=1, run_dir=tmp_path / "halves")
     resumed = train_classifier_alone(config, data, epochs=2, run_dir=tmp_path / "halves")
     assert resumed == whole
     assert sorted(p.name for p in (tmp_path / "halves").glob("*.json")) == [
-        "epoch-0000.json", "epoch-0001.json"]
+        "epoch-0000.json",
+        "epoch-0001.json",
+    ]

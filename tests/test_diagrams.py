@@ -13,8 +13,16 @@ def texts(figure):
     return {t.get_text() for t in figure.axes[0].texts}
 
 
-@pytest.mark.parametrize("name", ["unsupervised_gmm", "label_gmm_all", "supervised_ncode2",
-                                  "semisupervised_1000", "reduction_1000_labels"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unsupervised_gmm",
+        "label_gmm_all",
+        "supervised_ncode2",
+        "semisupervised_1000",
+        "reduction_1000_labels",
+    ],
+)
 def test_the_diagram_shows_what_enters_each_network(name):
     model = RECIPES[name].model
     shown = texts(architecture(model, name))

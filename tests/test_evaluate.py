@@ -14,8 +14,9 @@ def test_cluster_error_labels_each_cluster_by_its_most_confident_validation_imag
     model.classify = lambda x: confidence[:, None] * torch.nn.functional.one_hot(clusters, 4)
     validation_labels = torch.tensor([0, 0, 0, 0, 7, 1, 2, 3])
     test_labels = torch.tensor([7, 1, 2, 5, 7, 1, 2, 3])  # one of the 8 disagrees
-    error, cluster_labels = evaluate.cluster_error(model, images, validation_labels, images,
-                                                   test_labels)
+    error, cluster_labels = evaluate.cluster_error(
+        model, images, validation_labels, images, test_labels
+    )
     assert cluster_labels.tolist() == [7, 1, 2, 3]
     assert error == 1 / 8
     assert evaluate.cluster_sizes(model, images).tolist() == [2, 2, 2, 2]
@@ -31,8 +32,7 @@ def test_majority_labelling_and_clusters_in_use_on_a_hand_built_head():
     validation_labels = torch.tensor([4, 4, 5, 6, 6, 8, 8, 8, 1, 1])
     # majority labels: cluster 0 -> 4, 1 -> 6, 2 -> 8; test images agree on 4 + 2 + 3 = 9
     test_labels = torch.tensor([4, 4, 4, 6, 6, 8, 8, 8, 8, 0])
-    error = evaluate.majority_cluster_error(model, images, validation_labels, images,
-                                            test_labels)
+    error = evaluate.majority_cluster_error(model, images, validation_labels, images, test_labels)
     assert error == pytest.approx(1 / 10)
     assert evaluate.clusters_in_use(model, images) == 3
     clusters = torch.tensor([0] * 199 + [1])  # one image in 200 is under the 1 % share

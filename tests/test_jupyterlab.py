@@ -48,6 +48,7 @@ TRAINING_SWITCHES = ("AAE_RETRAIN", "AAE_SMOKE")
 
 # --- Raw MyST in rendered Markdown -------------------------------------------------------------
 
+
 class _MarkdownScan(HTMLParser):
     """Collect what a student would see of MyST syntax in JupyterLab's rendered Markdown."""
 
@@ -119,6 +120,7 @@ def test_raw_myst_finds_what_jupyterlab_shows_of_myst():
 
 # --- JupyterLab ---------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
@@ -173,9 +175,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     port = free_port()
     log_path = home / "jupyterlab.log"
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        f"--ServerApp.ip={HOST}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
         f"--ServerApp.root_dir={folder}",
     ]
     base = f"http://{HOST}:{port}"
@@ -191,8 +201,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer in {SERVER_START_S} s:\n"
-                                f"{log_path.read_text()}")
+                    pytest.fail(
+                        f"JupyterLab did not answer in {SERVER_START_S} s:\n{log_path.read_text()}"
+                    )
                 time.sleep(0.5)
         yield Lab(base, folder)
     finally:
@@ -280,7 +291,8 @@ def run_all(page, base: str, expected_prompts: int) -> float:
             pytest.fail(f"a cell raised:\n{text}")
         shown = prompts(page)
         finished = len(shown) == expected_prompts and all(
-            re.fullmatch(r"\[\d+\]:", prompt) for prompt in shown)
+            re.fullmatch(r"\[\d+\]:", prompt) for prompt in shown
+        )
         idle = kernels_idle(base)
         now = time.monotonic()
         idle_since = (idle_since or now) if idle else None
@@ -312,8 +324,9 @@ def check_explorer(page, explorer, where: str) -> None:
         try:
             shown = changed(page, digit, shown)
         except Exception:
-            pytest.fail(f"{where}: moving slider {slider_index + 1} to its {value} left the "
-                        "digit unchanged")
+            pytest.fail(
+                f"{where}: moving slider {slider_index + 1} to its {value} left the digit unchanged"
+            )
         try:
             page.wait_for_function(
                 "([node, text]) => node.textContent === text",
@@ -321,8 +334,10 @@ def check_explorer(page, explorer, where: str) -> None:
                 timeout=WIDGET_TIMEOUT_MS,
             )
         except Exception:
-            pytest.fail(f"{where}: the kernel never decoded the code of slider {slider_index + 1}"
-                        f" (the explorer says {source.text_content()!r})")
+            pytest.fail(
+                f"{where}: the kernel never decoded the code of slider {slider_index + 1}"
+                f" (the explorer says {source.text_content()!r})"
+            )
 
 
 def check_replay(page, replay, where: str) -> None:
@@ -337,8 +352,7 @@ def check_replay(page, replay, where: str) -> None:
 
 
 def cells_calling(notebook, name: str) -> int:
-    return sum(cell.cell_type == "code" and f"{name}." in cell.source
-               for cell in notebook.cells)
+    return sum(cell.cell_type == "code" and f"{name}." in cell.source for cell in notebook.cells)
 
 
 def rendered_markdown(page, cells: int) -> list[tuple[int, str]]:
@@ -373,8 +387,10 @@ def test_raw_myst_is_caught_in_jupyterlab(browser, lab: Lab):
         "As the paper shows {cite}`makhzani2016`.",
         "(a-target)=\n## A heading with a MyST target",
     ]
-    plain = ("Prose with $\\mathbb{E}_{z}\\text{prior}$, `code` and\n\n$$q(z)=p(z)$$\n\n"
-             "<details>\n<summary>Hint</summary>\n\n`torch.cdist(a, b)`\n\n</details>")
+    plain = (
+        "Prose with $\\mathbb{E}_{z}\\text{prior}$, `code` and\n\n$$q(z)=p(z)$$\n\n"
+        "<details>\n<summary>Hint</summary>\n\n`torch.cdist(a, b)`\n\n</details>"
+    )
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell(text) for text in [*myst, plain]]
     nbformat.write(notebook, lab.folder / "raw_myst.ipynb")
@@ -391,24 +407,31 @@ def test_raw_myst_is_caught_in_jupyterlab(browser, lab: Lab):
 def test_chapter_runs_in_jupyterlab(browser, lab: Lab, source: Path, tmp_path: Path):
     notebook = nbformat.read(source, as_version=4)
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    visible_inputs = sum(not cell.metadata.get("jupyter", {}).get("source_hidden")
-                         for cell in code_cells)
+    visible_inputs = sum(
+        not cell.metadata.get("jupyter", {}).get("source_hidden") for cell in code_cells
+    )
     markdown_cells = sum(cell.cell_type == "markdown" for cell in notebook.cells)
     page, page_errors = open_notebook(browser, lab.base, source.name)
     try:
         seconds = run_all(page, lab.base, visible_inputs)
         print(f"{source.name}: Run All Cells took {seconds:.0f} s")
 
-        raw = [f"cell {index}: {found}" for index, html in rendered_markdown(page, markdown_cells)
-               if (found := raw_myst(html))]
+        raw = [
+            f"cell {index}: {found}"
+            for index, html in rendered_markdown(page, markdown_cells)
+            if (found := raw_myst(html))
+        ]
         assert not raw, "raw MyST shown in JupyterLab:\n" + "\n".join(raw)
 
-        for kind, selector, check in (("LatentExplorer", ".aae-explorer", check_explorer),
-                                      ("TrainingReplay", ".aae-replay", check_replay)):
+        for kind, selector, check in (
+            ("LatentExplorer", ".aae-explorer", check_explorer),
+            ("TrainingReplay", ".aae-replay", check_replay),
+        ):
             widgets = page.locator(selector)
             expected = cells_calling(notebook, kind)
             assert widgets.count() == expected, (
-                f"{widgets.count()} {kind} widgets shown for {expected} cells that make one")
+                f"{widgets.count()} {kind} widgets shown for {expected} cells that make one"
+            )
             for index in range(expected):
                 check(page, widgets.nth(index), f"{source.name}: {kind} {index}")
         assert not page_errors, f"errors in the page: {page_errors}"

@@ -39,8 +39,11 @@ def test_each_seed_draws_its_own_labels_and_a_finished_draw_is_only_read_back(tm
 
 
 def test_the_summary_is_the_final_test_errors_mean_and_spread():
-    runs = [{"accuracy/test": [0.5, 0.98]}, {"accuracy/test": [0.2, 0.97]},
-            {"accuracy/test": [0.9, 0.99]}]
+    runs = [
+        {"accuracy/test": [0.5, 0.98]},
+        {"accuracy/test": [0.2, 0.97]},
+        {"accuracy/test": [0.9, 0.99]},
+    ]
     summary = label_draws.summarize(runs)
     assert summary["test_error_mean"] == pytest.approx(2.0)
     assert summary["test_error_std"] == pytest.approx(1.0)
@@ -58,8 +61,20 @@ def test_the_command_writes_every_draw_and_their_spread(tmp_path, capsys, monkey
     _, data = tiny(0)
     monkeypatch.setattr(aae_lib.data, "load_mnist", lambda *args, **kwargs: data)
     out = tmp_path / "draws.json"
-    label_draws.main(["semisupervised_100", "--seeds", "3", "4", "--epochs", "1",
-                      "--runs", str(tmp_path), "--out", str(out)])
+    label_draws.main(
+        [
+            "semisupervised_100",
+            "--seeds",
+            "3",
+            "4",
+            "--epochs",
+            "1",
+            "--runs",
+            str(tmp_path),
+            "--out",
+            str(out),
+        ]
+    )
     summary = json.loads(out.read_text())
     assert [run["seed"] for run in summary["runs"]] == [3, 4]
     errors = [label_draws.final_test_error(run) for run in summary["runs"]]
@@ -73,14 +88,37 @@ def test_a_summary_grows_by_new_seeds_and_keeps_the_draws_it_records(tmp_path, m
     _, data = tiny(0)
     monkeypatch.setattr(aae_lib.data, "load_mnist", lambda *args, **kwargs: data)
     out = tmp_path / "draws.json"
-    label_draws.main(["semisupervised_100", "--seeds", "3", "--epochs", "1",
-                      "--runs", str(tmp_path / "first"), "--out", str(out)])
+    label_draws.main(
+        [
+            "semisupervised_100",
+            "--seeds",
+            "3",
+            "--epochs",
+            "1",
+            "--runs",
+            str(tmp_path / "first"),
+            "--out",
+            str(out),
+        ]
+    )
     first = json.loads(out.read_text())["runs"][0]
     assert first["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert first["cpu"] == cpu_model()
     # The first machine's checkpoints are gone: seed 3 is read from the summary, not retrained.
-    label_draws.main(["semisupervised_100", "--seeds", "3", "4", "--epochs", "1",
-                      "--runs", str(tmp_path / "second"), "--out", str(out)])
+    label_draws.main(
+        [
+            "semisupervised_100",
+            "--seeds",
+            "3",
+            "4",
+            "--epochs",
+            "1",
+            "--runs",
+            str(tmp_path / "second"),
+            "--out",
+            str(out),
+        ]
+    )
     summary = json.loads(out.read_text())
     assert summary["runs"][0] == first and summary["runs"][1]["seed"] == 4
     assert not (tmp_path / "second" / "semisupervised_100_seed3").exists()
@@ -92,8 +130,10 @@ def test_a_summary_of_another_recipe_or_length_is_not_overwritten(tmp_path, caps
     for argv, message in [
         (["semisupervised_1000", "--epochs", "61"], "holds semisupervised_100 draws of 61 epochs"),
         (["semisupervised_100", "--epochs", "100"], "not semisupervised_100 draws of 100 epochs;"),
-        (["semisupervised_100", "--epochs", "61", "--training-seed", "10"],
-         "of 61 epochs, each trained from seed 10;"),
+        (
+            ["semisupervised_100", "--epochs", "61", "--training-seed", "10"],
+            "of 61 epochs, each trained from seed 10;",
+        ),
     ]:
         assert aae(["draws", *argv, "--out", str(out)]) == 1
         err = capsys.readouterr().err
@@ -119,12 +159,22 @@ def test_the_committed_model_is_read_as_its_seeds_draw_not_retrained():
     from aae_lib.pretrained import WEIGHTS_DIR
 
     manifest = json.loads((WEIGHTS_DIR / "semisupervised_all.json").read_text())
-    draw = label_draws.committed_draw("semisupervised_all", manifest["seed"],
-                                      manifest["epochs_done"])
+    draw = label_draws.committed_draw(
+        "semisupervised_all", manifest["seed"], manifest["epochs_done"]
+    )
     assert draw["accuracy/test"] == manifest["history"]["accuracy/test"]
     assert label_draws.final_test_error(draw) == pytest.approx(
-        100 * (1 - manifest["metrics"]["accuracy/test"]))
-    assert label_draws.committed_draw("semisupervised_all", manifest["seed"] + 1,
-                                      manifest["epochs_done"]) is None
-    assert label_draws.committed_draw("semisupervised_all", manifest["seed"],
-                                      manifest["epochs_done"] + 1) is None
+        100 * (1 - manifest["metrics"]["accuracy/test"])
+    )
+    assert (
+        label_draws.committed_draw(
+            "semisupervised_all", manifest["seed"] + 1, manifest["epochs_done"]
+        )
+        is None
+    )
+    assert (
+        label_draws.committed_draw(
+            "semisupervised_all", manifest["seed"], manifest["epochs_done"] + 1
+        )
+        is None
+    )

@@ -64,8 +64,14 @@ def test_a_clustering_model_is_a_configuration_with_more_classes():
 
 
 def cluster_head_model(**options):
-    return categorical(n_classes=4, ncode=2, hidden=16, decoder_input="cluster_heads",
-                       cluster_head_spacing=3.0, **options)
+    return categorical(
+        n_classes=4,
+        ncode=2,
+        hidden=16,
+        decoder_input="cluster_heads",
+        cluster_head_spacing=3.0,
+        **options,
+    )
 
 
 def test_a_cluster_head_model_maps_an_image_to_its_code_plus_its_classes_heads():
@@ -123,8 +129,9 @@ def test_mixture_radius_reaches_the_prior():
         dict(decoder_input="code+class"),
         dict(mixture_radius=0.0),
         dict(cluster_head_spacing=2.0),
-        dict(decoder_input="cluster_heads", n_classes=4,
-             adversaries=(Adversary("z"), Adversary("y"))),
+        dict(
+            decoder_input="cluster_heads", n_classes=4, adversaries=(Adversary("z"), Adversary("y"))
+        ),
     ],
 )
 def test_bad_configs_are_refused(bad):

@@ -26,8 +26,10 @@ def test_sigma_is_chosen_on_validation_and_samples_near_the_data_score_higher():
     centres = torch.rand(10, 784, generator=g)
 
     def near(n, spread):
-        return (centres[torch.randint(10, (n,), generator=g)]
-                + spread * torch.randn(n, 784, generator=g)).clamp(0, 1)
+        return (
+            centres[torch.randint(10, (n,), generator=g)]
+            + spread * torch.randn(n, 784, generator=g)
+        ).clamp(0, 1)
 
     validation, test = near(200, 0.05), near(200, 0.05)
     good = parzen_score(near(500, 0.05), validation, test)

@@ -145,8 +145,7 @@ def test_the_vae_kl_to_a_mixture_is_an_unbiased_one_sample_estimate():
 def test_the_vae_reconstruction_is_the_aaes():
     mean, std = torch.zeros(2, 2), torch.ones(2, 2)
     targets = torch.tensor([[1.0, 2.0, 0.0], [0.0, 0.0, 2.0]])
-    reconstruction, _ = phases.vae_losses(vae_model(mean, std, GaussianPrior(2)), targets,
-                                          targets)
+    reconstruction, _ = phases.vae_losses(vae_model(mean, std, GaussianPrior(2)), targets, targets)
     assert reconstruction.item() == pytest.approx(0.5 * (5.0 + 4.0) / 2)
 
 

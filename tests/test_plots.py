@@ -391,8 +391,9 @@ def test_manifold_grid_labels_axes_with_the_decoded_coordinates():
 
 
 def test_labelled_tiles_captions_every_image_and_hides_spare_panels():
-    fig = plots.labelled_tiles(unit_images(5), [f"#{i}" for i in range(5)], ncol=3,
-                               pixel_range="unit", title="five")
+    fig = plots.labelled_tiles(
+        unit_images(5), [f"#{i}" for i in range(5)], ncol=3, pixel_range="unit", title="five"
+    )
     drawn = [ax for ax in fig.axes if ax.images]
     assert [ax.get_title() for ax in drawn] == ["#0", "#1", "#2", "#3", "#4"]
     assert len(fig.axes) == 6
@@ -422,8 +423,9 @@ def test_style_transfer_grid_sets_the_source_apart_and_names_every_column():
 
 def test_component_manifolds_labels_edge_panels_with_offsets():
     components = [unit_images(9)] * 10
-    fig = plots.component_manifolds(components, pixel_range="unit", along=[1, 0, -1],
-                                    across=[-0.2, 0, 0.2])
+    fig = plots.component_manifolds(
+        components, pixel_range="unit", along=[1, 0, -1], across=[-0.2, 0, 0.2]
+    )
     first, bottom_left = fig.axes[0], fig.axes[5]
     assert [t.get_text() for t in first.get_yticklabels()] == ["1.0", "-1.0"]
     assert [t.get_text() for t in bottom_left.get_xticklabels()] == ["-0.2", "0.2"]
@@ -439,8 +441,9 @@ def test_learning_curves_one_colour_per_model_one_style_per_role_and_a_title():
         "loss/discriminator, B": [1.2, 1.3],
         "recon/A": [3.0, 2.0],
     }
-    fig = plots.learning_curves(history, colour_by=["A", "B"],
-                                style_by=["discriminator", "generator"], title="run")
+    fig = plots.learning_curves(
+        history, colour_by=["A", "B"], style_by=["discriminator", "generator"], title="run"
+    )
     loss_lines, recon_lines = (lines_by_label(ax) for ax in fig.axes)
     assert loss_lines["discriminator, A"].get_color() == recon_lines["A"].get_color()
     assert loss_lines["discriminator, A"].get_color() != loss_lines["discriminator, B"].get_color()

@@ -30,19 +30,24 @@ def test_smoke_training_exports_int8_weights_that_load(book_data, capsys):
     assert all(v.dtype == torch.float16 for k, v in saved.items() if k not in matrices)
     assert not any(k.startswith("discriminators") for k in saved)
     assert manifest["dtype"] == "int8" and manifest["schedule"].startswith(
-        "1 of the 400-epoch schedule")
+        "1 of the 400-epoch schedule"
+    )
     assert manifest["history"]["loss/reconstruction"] and manifest["device"] == "cpu"
     stored, trained = manifest["stored_metrics"], manifest["metrics"]
     error = "reconstruction_error/test"
-    assert stored[error] != trained[error] and stored[error] == pytest.approx(trained[error],
-                                                                               rel=0.01)
+    assert stored[error] != trained[error] and stored[error] == pytest.approx(
+        trained[error], rel=0.01
+    )
     assert path.stat().st_size < 4 * 2**20
     assert model.decode(torch.zeros(1, 2)).shape == (1, 784)
 
 
 def test_quantize_keeps_each_row_within_half_a_step():
-    weights = {"layer.weight": torch.randn(30, 50) * torch.logspace(-3, 1, 30)[:, None],
-               "layer.bias": torch.randn(30), "steps": torch.tensor(3)}
+    weights = {
+        "layer.weight": torch.randn(30, 50) * torch.logspace(-3, 1, 30)[:, None],
+        "layer.bias": torch.randn(30),
+        "steps": torch.tensor(3),
+    }
     restored = pretrained.dequantize(pretrained.quantize(weights))
     step = weights["layer.weight"].abs().amax(1, keepdim=True) / 127
     assert ((restored["layer.weight"] - weights["layer.weight"]).abs() <= step / 2 + 1e-9).all()
@@ -57,7 +62,8 @@ def test_committed_weights_are_preferred_and_say_so(book_data, capsys):
     committed.mkdir()
     for suffix in (".pt", ".json"):
         (committed / f"supervised_ncode2{suffix}").write_bytes(
-            (smoke / f"supervised_ncode2{suffix}").read_bytes())
+            (smoke / f"supervised_ncode2{suffix}").read_bytes()
+        )
     capsys.readouterr()
     load_or_train("supervised_ncode2", "cpu")
     assert "Loaded the committed weights of supervised_ncode2" in capsys.readouterr().out
@@ -83,29 +89,42 @@ def test_export_goes_to_the_user_folder_and_keeps_the_book_weights(book_data, ca
     committed = book_data / "committed"
     committed.mkdir()
     (committed / "unsupervised_gmm.pt").write_bytes(b"the book's weights")
-    export.main(["unsupervised_gmm", "--epochs", "1", "--device", "cpu",
-                     "--runs", str(book_data / "runs")])
+    export.main(
+        ["unsupervised_gmm", "--epochs", "1", "--device", "cpu", "--runs", str(book_data / "runs")]
+    )
     assert (committed / "unsupervised_gmm.pt").read_bytes() == b"the book's weights"
     assert (book_data / "checkpoints" / "unsupervised_gmm.pt").exists()
     assert "checkpoints/unsupervised_gmm.pt" in capsys.readouterr().out
 
 
 def test_replacing_the_book_weights_takes_its_flag(book_data):
-    export.main(["unsupervised_gmm", "--epochs", "1", "--device", "cpu",
-                     "--runs", str(book_data / "runs"), "--replace-book-weights"])
+    export.main(
+        [
+            "unsupervised_gmm",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--runs",
+            str(book_data / "runs"),
+            "--replace-book-weights",
+        ]
+    )
     model, _ = pretrained.load("unsupervised_gmm", folder=book_data / "committed")
     assert model.decode(torch.zeros(1, 2)).shape == (1, 784)
     with pytest.raises(SystemExit):  # one destination or the other, not both
-        export.main(["unsupervised_gmm", "--out", str(book_data / "mine"),
-                         "--replace-book-weights"])
+        export.main(
+            ["unsupervised_gmm", "--out", str(book_data / "mine"), "--replace-book-weights"]
+        )
 
 
 def test_training_settings_passed_to_the_training_cell_make_their_own_model(book_data, capsys):
     """Chapter 3's exercise 4: one or five discriminator steps, each a model of its own."""
     names = set()
     for steps in (1, 5):
-        _, manifest = load_or_train("supervised_ncode10", "cpu", smoke=True, seed=1,
-                                               discriminator_steps=steps)
+        _, manifest = load_or_train(
+            "supervised_ncode10", "cpu", smoke=True, seed=1, discriminator_steps=steps
+        )
         assert manifest["config"]["discriminator_steps"] == steps
         names.add(capsys.readouterr().out.split("Trained ")[1].split(":")[0])
     assert len(names) == 2 and "supervised_ncode10" not in names

@@ -84,8 +84,11 @@ def test_swiss_roll_names_the_tenth_of_the_roll_a_code_lies_on():
     samples = prior.sample_for_labels(labels, generator())
     # Only noise near the border of two tenths crosses it.
     assert (prior.nearest_component(samples) == labels).float().mean() > 0.9
-    assert prior.nearest_component(prior.curve(torch.tensor([0.01, 0.55, 0.99]))).tolist() == \
-        [0, 5, 9]
+    assert prior.nearest_component(prior.curve(torch.tensor([0.01, 0.55, 0.99]))).tolist() == [
+        0,
+        5,
+        9,
+    ]
 
 
 def test_categorical_prior_is_one_hot_and_uniform():

@@ -15,8 +15,9 @@ def requirement_name(spec: str) -> str:
 
 def pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + [s for extra in project["optional-dependencies"].values()
-                                       for s in extra]
+    specs = project["dependencies"] + [
+        s for extra in project["optional-dependencies"].values() for s in extra
+    ]
     return {requirement_name(s): s.replace(" ", "") for s in specs}
 
 
@@ -26,7 +27,7 @@ def conda_requirements() -> dict[str, str]:
     specs = [line.strip()[2:] for line in lines if re.match(r"^  - [a-z][^:]*$", line)]
     specs = [s for s in specs if requirement_name(s) not in ("python", "pip")]
     named = {CONDA_NAMES.get(requirement_name(s), requirement_name(s)): s for s in specs}
-    return {name: name + s[len(requirement_name(s)):] for name, s in named.items()}
+    return {name: name + s[len(requirement_name(s)) :] for name, s in named.items()}
 
 
 def test_environment_yml_names_the_same_packages_and_bounds_as_pyproject():
@@ -35,8 +36,7 @@ def test_environment_yml_names_the_same_packages_and_bounds_as_pyproject():
 
 def commands(lines: list[str]) -> list[str]:
     """The shell commands of some lines, without comments and blank lines."""
-    return [line.split("#", 1)[0].strip() for line in lines
-            if line.split("#", 1)[0].strip()]
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 
 
 def test_ci_runs_the_readme_test_command():

@@ -277,8 +277,9 @@ def test_explorer_sliders_change_the_digit(browser, base_url: str, site_dir: Pat
         pytest.skip("no page of the book holds a latent explorer yet")
 
 
-def test_training_replay_slider_changes_the_codes_shown(browser, base_url: str, site_dir: Path,
-                                                        tmp_path):
+def test_training_replay_slider_changes_the_codes_shown(
+    browser, base_url: str, site_dir: Path, tmp_path
+):
     replays_seen = 0
     for name, page in pages_with_widgets(browser, base_url, site_dir):
         replays = page.locator(".aae-replay")
@@ -289,7 +290,8 @@ def test_training_replay_slider_changes_the_codes_shown(browser, base_url: str, 
             slider = replay.locator("input[type=range]")
             slider.fill(slider.get_attribute("min"))
             assert canvas.evaluate(DIGIT_IMAGE) != last_epoch, (
-                f"{name}: replay {index}: moving the epoch slider left the codes unchanged")
+                f"{name}: replay {index}: moving the epoch slider left the codes unchanged"
+            )
             replay.screenshot(path=tmp_path / f"{name.replace('/', '__')}-replay-{index}.png")
             replays_seen += 1
     if os.environ.get("CI") == "true":

@@ -57,5 +57,9 @@ def test_the_student_chapters_run(edition, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for path in edition:
         notebook = nbformat.read(path, as_version=4)
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+        NotebookClient(
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(ROOT / "notebooks")}},
+        ).execute()

@@ -60,11 +60,22 @@ def test_every_model_trains_and_records_history(tiny, name):
     history = trainer.fit()
     assert len(history["loss/reconstruction"]) == 2
     assert history["loss/reconstruction"][1] < history["loss/reconstruction"][0]
-    expected = {"loss/reconstruction", "loss/discriminator_z", "loss/generator_z",
-                "reconstruction_error/test", "time/epoch_seconds", "time/examples_per_second"}
+    expected = {
+        "loss/reconstruction",
+        "loss/discriminator_z",
+        "loss/generator_z",
+        "reconstruction_error/test",
+        "time/epoch_seconds",
+        "time/examples_per_second",
+    }
     if name == "semisupervised":
-        expected |= {"loss/classification", "loss/discriminator_y", "loss/generator_y",
-                     "accuracy/test", "accuracy/train"}
+        expected |= {
+            "loss/classification",
+            "loss/discriminator_y",
+            "loss/generator_y",
+            "accuracy/test",
+            "accuracy/train",
+        }
     if name == "label":
         expected |= {"component_agreement/test"}
     if name == "supervised":
@@ -92,8 +103,9 @@ def test_component_agreement_counts_codes_in_their_own_digits_component():
 
 def test_swiss_roll_with_labels_trains_end_to_end(tiny):
     model = label_conditioned("swiss_roll", hidden=32)
-    trainer = Trainer(TrainConfig(model=model, epochs=3, batch_size=32, lr=1e-3), tiny,
-                      progress=False)
+    trainer = Trainer(
+        TrainConfig(model=model, epochs=3, batch_size=32, lr=1e-3), tiny, progress=False
+    )
     history = trainer.fit()
     assert history["loss/reconstruction"][-1] < history["loss/reconstruction"][0]
     assert len(trainer.code_snapshots) == 3 and trainer.code_snapshots[0].shape == (60, 2)
@@ -101,10 +113,15 @@ def test_swiss_roll_with_labels_trains_end_to_end(tiny):
 
 
 def test_validation_split_holds_out_images_the_run_never_trains_on(tiny):
-    big = MNIST(tiny.train_images.repeat(60, 1), tiny.train_labels.repeat(60),
-                tiny.test_images, tiny.test_labels)
-    trainer = Trainer(config("semisupervised", validation=True, epochs=1, n_labeled=100), big,
-                      progress=False)
+    big = MNIST(
+        tiny.train_images.repeat(60, 1),
+        tiny.train_labels.repeat(60),
+        tiny.test_images,
+        tiny.test_labels,
+    )
+    trainer = Trainer(
+        config("semisupervised", validation=True, epochs=1, n_labeled=100), big, progress=False
+    )
     assert len(trainer.images) == 12_000 - 10_000
     assert len(trainer.validation_images) == 10_000
     assert trainer.labeled_index.max() < len(trainer.images)
@@ -113,17 +130,24 @@ def test_validation_split_holds_out_images_the_run_never_trains_on(tiny):
 
 
 def test_a_clustering_run_measures_its_cluster_error_on_the_test_set_every_epoch(tiny):
-    big = MNIST(tiny.train_images.repeat(60, 1), tiny.train_labels.repeat(60),
-                tiny.test_images, tiny.test_labels)
+    big = MNIST(
+        tiny.train_images.repeat(60, 1),
+        tiny.train_labels.repeat(60),
+        tiny.test_images,
+        tiny.test_labels,
+    )
     model = categorical(n_classes=12, ncode=5, hidden=32)
     trainer = Trainer(config(model=model, validation=True, epochs=2), big, progress=False)
     history = trainer.fit()
     assert "accuracy/test" not in history  # no labels: the head is never called a classifier
     error, cluster_labels = evaluate.cluster_error(
-        trainer.model, trainer.validation_images, trainer.validation_labels,
-        trainer.eval_images, trainer.eval_labels)
-    assert history["cluster_error/test"] == [pytest.approx(history["cluster_error/test"][0]),
-                                             error]
+        trainer.model,
+        trainer.validation_images,
+        trainer.validation_labels,
+        trainer.eval_images,
+        trainer.eval_labels,
+    )
+    assert history["cluster_error/test"] == [pytest.approx(history["cluster_error/test"][0]), error]
     assert cluster_labels.shape == (12,)
 
 
@@ -134,22 +158,35 @@ def test_cluster_head_penalty_counts_only_pairs_closer_than_the_spacing():
 
 
 def test_training_spreads_the_cluster_heads_and_records_the_map(tiny):
-    model = categorical(n_classes=5, ncode=2, hidden=32, pixel_range="unit",
-                        decoder_input="cluster_heads", cluster_head_spacing=2.0)
-    trainer = Trainer(config(model=model, optimizer="sgd", lr=0.01, momentum=0.9, epochs=4),
-                      tiny, progress=False)
+    model = categorical(
+        n_classes=5,
+        ncode=2,
+        hidden=32,
+        pixel_range="unit",
+        decoder_input="cluster_heads",
+        cluster_head_spacing=2.0,
+    )
+    trainer = Trainer(
+        config(model=model, optimizer="sgd", lr=0.01, momentum=0.9, epochs=4), tiny, progress=False
+    )
     assert torch.pdist(trainer.model.cluster_heads.weight.T).min() < 1.0
     trainer.fit()
     assert torch.pdist(trainer.model.cluster_heads.weight.T).min() > 1.8
     snapshot = trainer.code_snapshots[-1].float()
-    assert torch.allclose(snapshot, evaluate.represent_all(trainer.model, tiny.test_images),
-                          atol=1e-2 * snapshot.abs().max())
+    assert torch.allclose(
+        snapshot,
+        evaluate.represent_all(trainer.model, tiny.test_images),
+        atol=1e-2 * snapshot.abs().max(),
+    )
 
 
 def test_same_seed_gives_identical_weights_and_another_seed_does_not(tiny):
     def weights(seed):
-        trainer = Trainer(config("semisupervised", seed=seed, noise_std=0.3, dropout_keep=0.8),
-                          tiny, progress=False)
+        trainer = Trainer(
+            config("semisupervised", seed=seed, noise_std=0.3, dropout_keep=0.8),
+            tiny,
+            progress=False,
+        )
         trainer.fit()
         return torch.cat([p.flatten() for p in trainer.model.parameters()])
 
@@ -174,15 +211,16 @@ def test_resumed_run_equals_uninterrupted_run_with_noise_and_dropout(tiny, tmp_p
 
 def clustering_config(**overrides):
     """A tiny run with the paper's clustering encoder and input dropout."""
-    model = categorical(n_classes=6, ncode=3, hidden=32, pixel_range="unit",
-                        encoder_batch_norm=True)
-    settings = dict(model=model, optimizer="sgd", lr=0.01, momentum=0.9, input_dropout=0.2,
-                    epochs=3)
+    model = categorical(
+        n_classes=6, ncode=3, hidden=32, pixel_range="unit", encoder_batch_norm=True
+    )
+    settings = dict(
+        model=model, optimizer="sgd", lr=0.01, momentum=0.9, input_dropout=0.2, epochs=3
+    )
     return config(**{**settings, **overrides})
 
 
-def test_a_batch_norm_encoder_resumes_bit_identically_with_its_running_statistics(
-        tiny, tmp_path):
+def test_a_batch_norm_encoder_resumes_bit_identically_with_its_running_statistics(tiny, tmp_path):
     straight = Trainer(clustering_config(), tiny, progress=False)
     straight.fit()
     first = Trainer(clustering_config(), tiny, save_dir=tmp_path, progress=False)
@@ -223,7 +261,8 @@ def test_models_without_batch_norm_keep_their_state_dict_keys():
     plain = AdversarialAutoencoder(categorical(hidden=8)).state_dict().keys()
     assert not any("norms" in key for key in plain)
     assert set(plain) < set(
-        AdversarialAutoencoder(categorical(hidden=8, encoder_batch_norm=True)).state_dict())
+        AdversarialAutoencoder(categorical(hidden=8, encoder_batch_norm=True)).state_dict()
+    )
 
 
 def test_checkpoint_from_another_model_is_refused_with_the_difference(tiny, tmp_path):
@@ -260,19 +299,20 @@ def test_a_resumed_run_may_lower_the_learning_rate_and_the_manifest_says_so(tiny
     assert slower.optimizers["reconstruction"].param_groups[0]["lr"] == 5e-4
     manifest = checkpoints.read_manifest(checkpoints.epoch_path(tmp_path, 1))
     assert manifest["resumptions"] == [
-        {"epoch": 1, "changes": ["lr: checkpoint has 0.001, this run has 0.0005"]}]
+        {"epoch": 1, "changes": ["lr: checkpoint has 0.001, this run has 0.0005"]}
+    ]
 
 
 def test_a_resumed_run_may_move_a_milestone_and_the_new_one_takes_effect(tiny, tmp_path):
     Trainer(config(epochs=1, lr_milestones=(3,)), tiny, save_dir=tmp_path, progress=False).fit()
-    earlier = Trainer(config(epochs=2, lr_milestones=(1,)), tiny, save_dir=tmp_path,
-                      progress=False)
+    earlier = Trainer(config(epochs=2, lr_milestones=(1,)), tiny, save_dir=tmp_path, progress=False)
     assert earlier.resume()
     earlier.fit()
     assert earlier.optimizers["reconstruction"].param_groups[0]["lr"] == pytest.approx(1e-4)
     manifest = checkpoints.read_manifest(checkpoints.epoch_path(tmp_path, 1))
     assert manifest["resumptions"] == [
-        {"epoch": 1, "changes": ["lr_milestones: checkpoint has [3], this run has [1]"]}]
+        {"epoch": 1, "changes": ["lr_milestones: checkpoint has [3], this run has [1]"]}
+    ]
 
 
 def test_checkpoints_keep_the_newest_and_every_kth(tiny, tmp_path):
@@ -334,8 +374,9 @@ def test_classification_every_tenth_step_as_in_the_reference(tiny):
     """200 images in batches of 32 are 7 steps: 7 classification steps, or 1 (step 0)."""
     steps = {}
     for every in (1, 10):
-        trainer = Trainer(config("semisupervised", epochs=1, classify_every=every), tiny,
-                          progress=False)
+        trainer = Trainer(
+            config("semisupervised", epochs=1, classify_every=every), tiny, progress=False
+        )
         trainer.fit()
         steps[every] = optimizer_steps(trainer.optimizers["classification"])
     assert steps == {1: 7, 10: 1}
@@ -345,13 +386,19 @@ def test_each_generator_step_follows_the_configured_number_of_discriminator_step
     """7 minibatches: 7 generator steps, and 7 or 21 discriminator steps."""
     steps = {}
     for k in (1, 3):
-        trainer = Trainer(config("supervised", epochs=1, discriminator_steps=k), tiny,
-                          progress=False)
+        trainer = Trainer(
+            config("supervised", epochs=1, discriminator_steps=k), tiny, progress=False
+        )
         trainer.fit()
-        steps[k] = {phase: optimizer_steps(adam) for phase, adam in trainer.optimizers.items()
-                    if phase != "reconstruction"}
-    assert steps == {1: {"discriminator_z": 7, "generator_z": 7},
-                     3: {"discriminator_z": 21, "generator_z": 7}}
+        steps[k] = {
+            phase: optimizer_steps(adam)
+            for phase, adam in trainer.optimizers.items()
+            if phase != "reconstruction"
+        }
+    assert steps == {
+        1: {"discriminator_z": 7, "generator_z": 7},
+        3: {"discriminator_z": 21, "generator_z": 7},
+    }
 
 
 @pytest.mark.parametrize(
@@ -401,22 +448,27 @@ def test_bf16_precision_changes_the_arithmetic_but_not_the_result_beyond_noise(t
 
 
 def test_a_run_killed_between_weights_and_manifest_resumes_from_the_epoch_before(
-        tiny, tmp_path, capsys):
+    tiny, tmp_path, capsys
+):
     Trainer(config(epochs=2), tiny, save_dir=tmp_path, progress=False).fit()
     # Epoch 2's weights reached the disk, its manifest was being written when it was killed.
     checkpoints.epoch_path(tmp_path, 2).write_bytes(
-        checkpoints.epoch_path(tmp_path, 1).read_bytes())
+        checkpoints.epoch_path(tmp_path, 1).read_bytes()
+    )
     (tmp_path / ".epoch-0002.json.0123abcd.part").write_text('{"format": ')
     resumed = Trainer(config(epochs=3), tiny, save_dir=tmp_path, progress=False)
     assert resumed.resume() and resumed.epochs_done == 2
-    assert "epoch 2 was interrupted while saving and is removed; resuming from epoch 1" in \
-        capsys.readouterr().out
+    assert (
+        "epoch 2 was interrupted while saving and is removed; resuming from epoch 1"
+        in capsys.readouterr().out
+    )
     resumed.fit()
     assert checkpoints.saved_epochs(tmp_path) == [0, 2]
 
 
 def test_weights_whose_manifest_was_deleted_are_kept_and_not_called_an_interrupted_save(
-        tiny, tmp_path, capsys):
+    tiny, tmp_path, capsys
+):
     Trainer(config(epochs=2), tiny, save_dir=tmp_path, progress=False).fit()
     checkpoints.epoch_path(tmp_path, 1).with_suffix(".json").unlink()
     resumed = Trainer(config(epochs=2), tiny, save_dir=tmp_path, progress=False)
@@ -429,8 +481,9 @@ def test_weights_whose_manifest_was_deleted_are_kept_and_not_called_an_interrupt
 @pytest.mark.parametrize("prior", ["gaussian", "gmm"])
 def test_a_vae_is_the_same_networks_with_a_kl_term_instead_of_an_adversary(tiny, prior):
     model = vae(prior, hidden=32)
-    trainer = Trainer(TrainConfig(model=model, epochs=3, batch_size=32, lr=1e-3), tiny,
-                      progress=False)
+    trainer = Trainer(
+        TrainConfig(model=model, epochs=3, batch_size=32, lr=1e-3), tiny, progress=False
+    )
     history = trainer.fit()
     assert set(trainer.optimizers) == {"reconstruction"} and not trainer.model.discriminators
     assert {"loss/reconstruction", "loss/kl"} <= history.keys()

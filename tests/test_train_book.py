@@ -11,8 +11,20 @@ pytestmark = pytest.mark.mnist
 
 def test_every_book_model_trains_in_parallel_processes_and_exports(tmp_path, capsys):
     names = ["unsupervised_gmm", "supervised_ncode2", "semisupervised_1000", "clustering_16"]
-    train_book.main([*names, "--device", "cpu", "--jobs", "2", "--smoke",
-                     "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    train_book.main(
+        [
+            *names,
+            "--device",
+            "cpu",
+            "--jobs",
+            "2",
+            "--smoke",
+            "--runs",
+            str(tmp_path / "runs"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     table = capsys.readouterr().out
     histories = {}
     for name in names:
@@ -29,8 +41,10 @@ def test_every_book_model_trains_in_parallel_processes_and_exports(tmp_path, cap
     assert "all 4 models, 2 at a time" in table
 
 
-@pytest.mark.parametrize("argv, message", [(["--jobs", "0"], "--jobs: must be at least 1"),
-                                           (["vae"], "no book model vae; choose from")])
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--jobs", "0"], "--jobs: must be at least 1"), (["vae"], "no book model vae; choose from")],
+)
 def test_bad_arguments_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit):
         train_book.main(argv)

@@ -20,8 +20,13 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 def execute(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=1800, kernel_name="python3", store_widget_state=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=1800,
+        kernel_name="python3",
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     # One stream output per cell however the kernel flushed it, so that reruns diff cleanly.
     CoalesceStreamsPreprocessor().preprocess(notebook, {})
     nbformat.write(notebook, path)

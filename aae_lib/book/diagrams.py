@@ -29,8 +29,16 @@ def architecture(config: ModelConfig, title: str = "") -> Figure:
     boxes: dict[str, tuple[float, float, float]] = {}  # centre x, centre y, width
 
     def box(name, x, y, text, colour, width=1.5):
-        ax.add_patch(FancyBboxPatch((x - width / 2, y - HALF_HEIGHT), width, 2 * HALF_HEIGHT,
-                                    boxstyle="round,pad=0.05", fc=colour, ec="#333"))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - width / 2, y - HALF_HEIGHT),
+                width,
+                2 * HALF_HEIGHT,
+                boxstyle="round,pad=0.05",
+                fc=colour,
+                ec="#333",
+            )
+        )
         ax.text(x, y, text, ha="center", va="center", fontsize=9)
         boxes[name] = (x, y, width)
 
@@ -38,19 +46,29 @@ def architecture(config: ModelConfig, title: str = "") -> Figure:
         """Where the line from a box's centre towards a point leaves the box."""
         x, y, width = boxes[name]
         dx, dy = towards[0] - x, towards[1] - y
-        scale = min(width / 2 / abs(dx) if dx else float("inf"),
-                    HALF_HEIGHT / abs(dy) if dy else float("inf"))
+        scale = min(
+            width / 2 / abs(dx) if dx else float("inf"),
+            HALF_HEIGHT / abs(dy) if dy else float("inf"),
+        )
         return x + dx * scale * GAP, y + dy * scale * GAP
 
     def arrow(start, end, text=""):
         start_xy, end_xy = boxes[start][:2], boxes[end][:2]
         x0, y0 = edge(start, end_xy)
         x1, y1 = edge(end, start_xy)
-        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12,
-                                     shrinkA=0, shrinkB=0, color="#333"))
+        ax.add_patch(
+            FancyArrowPatch(
+                (x0, y0),
+                (x1, y1),
+                arrowstyle="-|>",
+                mutation_scale=12,
+                shrinkA=0,
+                shrinkB=0,
+                color="#333",
+            )
+        )
         if text:
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.1, text, ha="center", fontsize=8,
-                    color="#555")
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.1, text, ha="center", fontsize=8, color="#555")
 
     box("x", 0.8, 1.0, "image x", DATA, 1.2)
     box("encoder", 2.8, 1.0, "encoder q", NETWORK)

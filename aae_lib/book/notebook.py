@@ -32,10 +32,15 @@ from ..train import device_name, resolve_device
 # to the same budget; on a GPU it runs the config's full schedule. The models trained to their
 # plateau ran 12 epochs past the first learning-rate drop (epoch 100), where their curves had
 # flattened; the 1000-label model ran 100 epochs, the length fixed for all its label draws.
-CPU_EPOCHS = {**{name: 24 for name in BOOK_MODELS},
-              **{name: 112 for name in PLATEAU_MODELS},
-              "semisupervised_1000": 100, "semisupervised_100": 61, "semisupervised_all": 61,
-              "clustering_16": 30, "reduction_1000_labels": 50}
+CPU_EPOCHS = {
+    **{name: 24 for name in BOOK_MODELS},
+    **{name: 112 for name in PLATEAU_MODELS},
+    "semisupervised_1000": 100,
+    "semisupervised_100": 61,
+    "semisupervised_all": 61,
+    "clustering_16": 30,
+    "reduction_1000_labels": 50,
+}
 
 
 def setup(seed: int = 0) -> torch.device:
@@ -46,10 +51,17 @@ def setup(seed: int = 0) -> torch.device:
     """
     torch.manual_seed(seed)
     device = resolve_device(os.environ.get("AAE_DEVICE", "auto"))
-    mode = ("smoke schedule" if os.environ.get("AAE_SMOKE") == "1" else
-            "retraining" if os.environ.get("AAE_RETRAIN") == "1" else "committed weights")
-    print(f"aae_lib {__version__}, torch {torch.__version__}, Python "
-          f"{platform.python_version()}; device {device_name(device)}; seed {seed}; {mode}")
+    mode = (
+        "smoke schedule"
+        if os.environ.get("AAE_SMOKE") == "1"
+        else "retraining"
+        if os.environ.get("AAE_RETRAIN") == "1"
+        else "committed weights"
+    )
+    print(
+        f"aae_lib {__version__}, torch {torch.__version__}, Python "
+        f"{platform.python_version()}; device {device_name(device)}; seed {seed}; {mode}"
+    )
     return device
 
 
@@ -70,15 +82,22 @@ def check_parameters(epochs, retrain) -> None:
     """Refuse a parameters cell's nonsense before anything is loaded or trained."""
     whole = isinstance(epochs, int) and not isinstance(epochs, bool)
     if epochs is not None and not (whole and epochs >= 1):
-        raise AAEError(f"EPOCHS (epochs=) must be None, for the default schedule, or a whole "
-                       f"number of at least 1, not {epochs!r}")
+        raise AAEError(
+            f"EPOCHS (epochs=) must be None, for the default schedule, or a whole "
+            f"number of at least 1, not {epochs!r}"
+        )
     if not isinstance(retrain, bool):
         raise AAEError(f"RETRAIN (retrain=) must be True or False, not {retrain!r}")
 
 
-def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | None = None,
-                  retrain: bool = False, smoke: bool | None = None, **changes,
-                  ) -> tuple[AdversarialAutoencoder, dict]:
+def load_or_train(
+    name: str,
+    device: str | torch.device = "auto",
+    epochs: int | None = None,
+    retrain: bool = False,
+    smoke: bool | None = None,
+    **changes,
+) -> tuple[AdversarialAutoencoder, dict]:
     """The notebooks' training cell: load weights that match, else train and save them.
 
     ``changes`` alter the book's config (see ``with_changes``); then the committed weights do
@@ -112,8 +131,18 @@ def load_or_train(name: str, device: str | torch.device = "auto", epochs: int | 
         (config, data), epochs = smoke_run(config, data), 1
     elif epochs is None and device.type == "cpu":
         epochs = CPU_EPOCHS[name]
-        print(f"On a CPU: training {epochs} of {config.epochs} epochs, as the committed "
-              "weights were (pass epochs= to change it).")
-    train_and_export(stem, config, data, device, own / "runs" / stem, own, epochs,
-                     ", smoke subset" if smoke else "")
+        print(
+            f"On a CPU: training {epochs} of {config.epochs} epochs, as the committed "
+            "weights were (pass epochs= to change it)."
+        )
+    train_and_export(
+        stem,
+        config,
+        data,
+        device,
+        own / "runs" / stem,
+        own,
+        epochs,
+        ", smoke subset" if smoke else "",
+    )
     return load(stem, device, own, config)

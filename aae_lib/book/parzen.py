@@ -30,25 +30,38 @@ def squared_distances(images: torch.Tensor, samples: torch.Tensor) -> torch.Tens
     of width sigma >= 0.03 can resolve.
     """
     images, samples = images.float(), samples.float()
-    return (images.square().sum(1, keepdim=True) - 2 * images @ samples.T
-            + samples.square().sum(1)).clamp_min(0)
+    return (
+        images.square().sum(1, keepdim=True) - 2 * images @ samples.T + samples.square().sum(1)
+    ).clamp_min(0)
 
 
-def log_likelihoods(images: torch.Tensor, samples: torch.Tensor,
-                    sigmas: tuple[float, ...]) -> torch.Tensor:
+def log_likelihoods(
+    images: torch.Tensor, samples: torch.Tensor, sigmas: tuple[float, ...]
+) -> torch.Tensor:
     """Log-likelihood of each image under the window estimate, (len(sigmas), N), in nats."""
     n_samples, dims = samples.shape
     rows = []
     for batch in images.split(EVAL_BATCH):
         distances = squared_distances(batch, samples)
-        rows.append(torch.stack([
-            torch.logsumexp(-distances / (2 * sigma ** 2), dim=1) - math.log(n_samples)
-            - dims / 2 * math.log(2 * math.pi * sigma ** 2) for sigma in sigmas]))
+        rows.append(
+            torch.stack(
+                [
+                    torch.logsumexp(-distances / (2 * sigma**2), dim=1)
+                    - math.log(n_samples)
+                    - dims / 2 * math.log(2 * math.pi * sigma**2)
+                    for sigma in sigmas
+                ]
+            )
+        )
     return torch.cat(rows, dim=1)
 
 
-def parzen_score(samples: torch.Tensor, validation: torch.Tensor, test: torch.Tensor,
-                 sigmas: tuple[float, ...] = DEFAULT_SIGMAS) -> dict[str, float]:
+def parzen_score(
+    samples: torch.Tensor,
+    validation: torch.Tensor,
+    test: torch.Tensor,
+    sigmas: tuple[float, ...] = DEFAULT_SIGMAS,
+) -> dict[str, float]:
     """Choose sigma by mean log-likelihood on ``validation``, then score ``test`` with it.
 
     All three are (N, 784) float pixels in [0, 1]. Returns the chosen sigma, the validation
@@ -58,9 +71,12 @@ def parzen_score(samples: torch.Tensor, validation: torch.Tensor, test: torch.Te
     best = int(on_validation.argmax())
     sigma = sigmas[best]
     on_test = log_likelihoods(test, samples, (sigma,))[0]
-    return {"sigma": sigma, "validation": float(on_validation[best]),
-            "test": float(on_test.mean()),
-            "test_standard_error": float(on_test.std() / math.sqrt(len(on_test)))}
+    return {
+        "sigma": sigma,
+        "validation": float(on_validation[best]),
+        "test": float(on_test.mean()),
+        "test_standard_error": float(on_test.std() / math.sqrt(len(on_test))),
+    }
 
 
 __all__ = ["parzen_score", "log_likelihoods", "squared_distances", "DEFAULT_SIGMAS"]

@@ -47,8 +47,9 @@ def save_figure(fig: Figure, path: PathLike) -> Path:
     # An explicit format lets a suffix-less path still become a PNG at exactly that name.
     image_format = path.suffix.lstrip(".").lower() or "png"
     with atomic_output(path) as output:
-        fig.savefig(output, dpi=SAVE_DPI, format=image_format, bbox_inches="tight",
-                    facecolor="white")
+        fig.savefig(
+            output, dpi=SAVE_DPI, format=image_format, bbox_inches="tight", facecolor="white"
+        )
     return path
 
 
@@ -468,8 +469,13 @@ def learning_curves(
                 )
         last_epoch = max(len(values) for values in series.values())
         for index, milestone in enumerate(m for m in lr_milestones if m < last_epoch):
-            ax.axvline(milestone + 0.5, color="0.35", linestyle=":", linewidth=1.2,
-                       label="learning rate ÷10" if index == 0 else None)
+            ax.axvline(
+                milestone + 0.5,
+                color="0.35",
+                linestyle=":",
+                linewidth=1.2,
+                label="learning rate ÷10" if index == 0 else None,
+            )
         ax.set_ylabel(ylabel or (f"{group} (%)" if scale == 100.0 else group))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")

@@ -401,8 +401,14 @@ class TrainingReplay(anywidget.AnyWidget):
     labels = traitlets.List().tag(sync=True)
 
     @classmethod
-    def from_snapshots(cls, snapshots: torch.Tensor, labels: torch.Tensor, limit: float = 4.0,
-                       points: int = 500, title: str = "") -> "TrainingReplay":
+    def from_snapshots(
+        cls,
+        snapshots: torch.Tensor,
+        labels: torch.Tensor,
+        limit: float = 4.0,
+        points: int = 500,
+        title: str = "",
+    ) -> "TrainingReplay":
         """``snapshots`` (epochs, N, 2) are the codes of N test images after each epoch, and
         ``labels`` (N,) their digits; ``points`` of them, evenly spaced, are drawn."""
         snapshots = torch.as_tensor(snapshots).float().cpu()
@@ -415,9 +421,12 @@ class TrainingReplay(anywidget.AnyWidget):
         keep = keep.round().long()
         quantised = ((snapshots[:, keep] + limit) / (2 * limit) * 256).floor().clamp(0, 255)
         frames = quantised.to(torch.uint8).numpy().tobytes()
-        return cls(title=title, limit=float(limit),
-                   frames=base64.b64encode(frames).decode("ascii"),
-                   labels=[int(v) for v in labels[keep]])
+        return cls(
+            title=title,
+            limit=float(limit),
+            frames=base64.b64encode(frames).decode("ascii"),
+            labels=[int(v) for v in labels[keep]],
+        )
 
     def frame(self, epoch: int) -> np.ndarray:
         """The (points, 2) codes the page draws for ``epoch``, back in code units."""

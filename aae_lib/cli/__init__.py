@@ -46,8 +46,10 @@ def subcommand(name: str) -> Callable[[list[str]], int | None]:
     except ModuleNotFoundError as error:
         from ..errors import AAEError
 
-        raise AAEError(f"aae {name} needs {error.name}, which is in the clone, not the package: "
-                       "run it from a clone of the repository") from None
+        raise AAEError(
+            f"aae {name} needs {error.name}, which is in the clone, not the package: "
+            "run it from a clone of the repository"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exit_:  # argparse's --help and one-line usage errors
             return exit_.code if isinstance(exit_.code, int) else 1
     if not argv[0].startswith("-"):
-        print(f"aae: error: no subcommand {argv[0]!r}; choose one of "
-              f"{', '.join(SUBCOMMANDS)}", file=sys.stderr)
+        print(
+            f"aae: error: no subcommand {argv[0]!r}; choose one of {', '.join(SUBCOMMANDS)}",
+            file=sys.stderr,
+        )
         return 2
     from .reference import main as reference_main
 

@@ -56,37 +56,43 @@ def draw_samples(trainer: Trainer, folder: Path, suffix: str = "") -> list[str]:
         labels = None
         if model.config.label_conditioned:  # row r shows mixture component r mod 10
             labels = (torch.arange(count, device=trainer.device) // SAMPLE_GRID) % N_CLASSES
-        figure = plots.image_grid(model.sample(count, generator, labels), SAMPLE_GRID,
-                                  pixel_range)
+        figure = plots.image_grid(model.sample(count, generator, labels), SAMPLE_GRID, pixel_range)
         return [save(figure, folder / f"generate_im{suffix}.png")]
 
 
-def draw_codes(trainer: Trainer, folder: Path, title: str, suffix: str = "",
-               manifolds: bool = True) -> list[str]:
+def draw_codes(
+    trainer: Trainer, folder: Path, title: str, suffix: str = "", manifolds: bool = True
+) -> list[str]:
     """The test set's 2-D codes (and the decoder's manifolds), and the classifier's confusion
     matrix; what applies to the model."""
     model, written = trainer.model, []
     with evaluate.evaluation_mode(model):
         if model.config.ncode == 2:
             codes = evaluate.encode_all(model, trainer.eval_images)
-            figure = plots.latent_scatter(codes, trainer.eval_labels,
-                                          title=f"test-set codes, {title}")
+            figure = plots.latent_scatter(
+                codes, trainer.eval_labels, title=f"test-set codes, {title}"
+            )
             written.append(save(figure, folder / f"latent{suffix}.png"))
             if manifolds and model.config.decoder_input == "code":
                 written += draw_manifolds(model, folder)
         if trainer.config.classify:
             counts = evaluate.confusion_counts(model, trainer.eval_images, trainer.eval_labels)
-            written.append(save(confusion_figure(counts, title),
-                                folder / f"confusion_matrix{suffix}.png"))
+            written.append(
+                save(confusion_figure(counts, title), folder / f"confusion_matrix{suffix}.png")
+            )
     return written
 
 
 def draw_manifolds(model: AdversarialAutoencoder, folder: Path) -> list[str]:
     """The reference's manifold images: one grid, or one per mixture component."""
     device = next(model.parameters()).device
-    return [save(plots.image_grid(model.decode(grid.to(device)), SAMPLE_GRID,
-                                  model.config.pixel_range), folder / f"{name}.png")
-            for name, grid in model.prior.manifold_grids().items()]
+    return [
+        save(
+            plots.image_grid(model.decode(grid.to(device)), SAMPLE_GRID, model.config.pixel_range),
+            folder / f"{name}.png",
+        )
+        for name, grid in model.prior.manifold_grids().items()
+    ]
 
 
 def confusion_figure(counts: torch.Tensor, title: str) -> Figure:
@@ -101,8 +107,9 @@ def confusion_figure(counts: torch.Tensor, title: str) -> Figure:
     for (row, column), count in np.ndenumerate(counts):
         if count:
             colour = "white" if fractions[row, column] > 0.5 else "black"
-            ax.text(column, row, str(count), ha="center", va="center", fontsize="x-small",
-                    color=colour)
+            ax.text(
+                column, row, str(count), ha="center", va="center", fontsize="x-small", color=colour
+            )
     ax.set_xticks(range(counts.shape[1]))
     ax.set_yticks(range(counts.shape[0]))
     ax.set_xlabel("predicted class")

@@ -31,23 +31,44 @@ from ..recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised,
 from ..train import REFERENCE_WEIGHTS, TrainConfig, Trainer, plural, resolve_device
 from .figures import draw_codes, draw_samples
 
-WEIGHT_FLAGS = {"encw": "reconstruction", "genw": "generator_z", "disw": "discriminator_z",
-                "clsw": "classification", "ygenw": "generator_y", "ydisw": "discriminator_y"}
+WEIGHT_FLAGS = {
+    "encw": "reconstruction",
+    "genw": "generator_z",
+    "disw": "discriminator_z",
+    "clsw": "classification",
+    "ygenw": "generator_y",
+    "ydisw": "discriminator_y",
+}
 TRAINING_FLAGS = ("train", "train_supervised", "train_semisupervised")
 # The flags that choose the model; they must agree with each other.
-MODEL_OF_FLAG = {"train_supervised": "supervised", "supervise": "supervised",
-                 "train_semisupervised": "semisupervised", "label": "label"}
-MODEL_NAMES = {"unsupervised": "unsupervised", "label": "label-conditioned",
-               "supervised": "supervised", "semisupervised": "semi-supervised"}
+MODEL_OF_FLAG = {
+    "train_supervised": "supervised",
+    "supervise": "supervised",
+    "train_semisupervised": "semisupervised",
+    "label": "label",
+}
+MODEL_NAMES = {
+    "unsupervised": "unsupervised",
+    "label": "label-conditioned",
+    "supervised": "supervised",
+    "semisupervised": "semi-supervised",
+}
 # Flags that belong to some models only, and why.
 MODELS_OF_FLAG = {
-    "dist_type": (("unsupervised", "label"), "the supervised and semi-supervised models have "
-                  "a Gaussian prior"),
-    "n_labeled": (("label", "semisupervised"), "only --label and --train_semisupervised runs "
-                  "hide labels (the supervised model needs every label)"),
+    "dist_type": (
+        ("unsupervised", "label"),
+        "the supervised and semi-supervised models have a Gaussian prior",
+    ),
+    "n_labeled": (
+        ("label", "semisupervised"),
+        "only --label and --train_semisupervised runs "
+        "hide labels (the supervised model needs every label)",
+    ),
     "recipe": (("semisupervised",), "recipes are for --train_semisupervised"),
-    "classify_every": (("semisupervised",), "only the semi-supervised model has a "
-                       "classification phase"),
+    "classify_every": (
+        ("semisupervised",),
+        "only the semi-supervised model has a classification phase",
+    ),
     "clsw": (("semisupervised",), "only the semi-supervised model has a classification phase"),
     "ygenw": (("semisupervised",), "only the semi-supervised model has a class-head adversary"),
     "ydisw": (("semisupervised",), "only the semi-supervised model has a class-head adversary"),
@@ -55,9 +76,22 @@ MODELS_OF_FLAG = {
 # Flags that change how a run trains but not which run it is (a resume may change them).
 TRAINING_ONLY = ("lr", "maxepoch", "viz_every", *WEIGHT_FLAGS)
 # Flags that say which run to use: the run name encodes them, and --run replaces them all.
-RUN_SETTINGS = ("label", "supervise", "ncode", "dist_type", "noise", "dropout", "bsize",
-                "n_labeled", "encoder", "recipe", "classify_every", "discriminator_steps",
-                "precision", "seed")
+RUN_SETTINGS = (
+    "label",
+    "supervise",
+    "ncode",
+    "dist_type",
+    "noise",
+    "dropout",
+    "bsize",
+    "n_labeled",
+    "encoder",
+    "recipe",
+    "classify_every",
+    "discriminator_steps",
+    "precision",
+    "seed",
+)
 ALL_LABELS = "all"
 DEFAULT_LABELS = {"label": 10_000, "semisupervised": 1000}  # the reference's --label: 10 000
 NOISE_STD = 0.3  # --noise, in [0, 1] pixel units (the reference's 0.6 in [-1, 1])
@@ -78,14 +112,14 @@ class OneLineErrorParser(argparse.ArgumentParser):
 # ----------------------------------------------------------------------------- number flags
 def whole_number(minimum: int, meaning: str = "") -> Callable[[str], int]:
     """An argparse type: an integer of at least ``minimum``; argparse names the flag."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
         if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"must be at least {minimum}{meaning}, not {value}")
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{meaning}, not {value}")
         return value
 
     return parse
@@ -111,7 +145,8 @@ def keep_probability(text: str) -> float:
     value = real_number(text)
     if not 0 < value <= 1:  # also false for nan
         raise argparse.ArgumentTypeError(
-            f"is a keep probability: it must be in (0, 1], 1 meaning no dropout; not {text}")
+            f"is a keep probability: it must be in (0, 1], 1 meaning no dropout; not {text}"
+        )
     return value
 
 
@@ -127,80 +162,147 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
         prog="python -m aae_lib",
         description="Train and look at the adversarial autoencoders of Makhzani et al. with "
-                    "the flags of the TensorFlow reproduction. A flag that does not apply to "
-                    "the command is an error, not ignored.")
+        "the flags of the TensorFlow reproduction. A flag that does not apply to "
+        "the command is an error, not ignored.",
+    )
     actions = p.add_argument_group("what to do (as in the reference)")
     train = actions.add_mutually_exclusive_group()
     train.add_argument("--train", action="store_true", help="train the Fig 1/3 model")
-    train.add_argument("--train_supervised", action="store_true",
-                       help="train the supervised model of Fig 6")
-    train.add_argument("--train_semisupervised", action="store_true",
-                       help="train the semi-supervised model of Fig 8")
-    actions.add_argument("--label", action="store_true",
-                         help="use labels in the adversarial regularisation (Fig 3 with labels)")
-    actions.add_argument("--generate", action="store_true",
-                         help="sample images: generate_im.png, or sample_style.png for the "
-                              "supervised and semi-supervised models")
-    actions.add_argument("--viz", action="store_true",
-                         help="latent.png and manifold images (ncode 2); the confusion matrix "
-                              "of a semi-supervised run")
-    actions.add_argument("--supervise", action="store_true",
-                         help="look at the supervised model (with --generate: its style grid)")
-    actions.add_argument("--load", type=whole_number(0), metavar="EPOCH",
-                         help="with --generate/--viz: epoch of the checkpoint to use "
-                              "(default: the newest)")
+    train.add_argument(
+        "--train_supervised", action="store_true", help="train the supervised model of Fig 6"
+    )
+    train.add_argument(
+        "--train_semisupervised",
+        action="store_true",
+        help="train the semi-supervised model of Fig 8",
+    )
+    actions.add_argument(
+        "--label",
+        action="store_true",
+        help="use labels in the adversarial regularisation (Fig 3 with labels)",
+    )
+    actions.add_argument(
+        "--generate",
+        action="store_true",
+        help="sample images: generate_im.png, or sample_style.png for the "
+        "supervised and semi-supervised models",
+    )
+    actions.add_argument(
+        "--viz",
+        action="store_true",
+        help="latent.png and manifold images (ncode 2); the confusion matrix "
+        "of a semi-supervised run",
+    )
+    actions.add_argument(
+        "--supervise",
+        action="store_true",
+        help="look at the supervised model (with --generate: its style grid)",
+    )
+    actions.add_argument(
+        "--load",
+        type=whole_number(0),
+        metavar="EPOCH",
+        help="with --generate/--viz: epoch of the checkpoint to use (default: the newest)",
+    )
     hp = p.add_argument_group("hyperparameters (reference defaults)")
-    hp.add_argument("--ncode", type=whole_number(1),
-                    help="code dimension (default 2; 10 with --recipe paper)")
-    hp.add_argument("--dist_type", choices=PRIOR_NAMES,
-                    help="prior on the code (default gaussian; gmm = 10-component mixture)")
-    hp.add_argument("--noise", action="store_true",
-                    help="add Gaussian noise (std 0.6 in [-1, 1] units) to encoder inputs")
-    hp.add_argument("--lr", type=positive_rate,
-                    help="initial learning rate (default 0.0002); a resumed run may change it")
-    hp.add_argument("--dropout", type=keep_probability,
-                    help="keep probability of encoder dropout (default 1.0 = none)")
-    hp.add_argument("--bsize", type=whole_number(1),
-                    help="batch size (default 128; 100 with --recipe paper)")
+    hp.add_argument(
+        "--ncode", type=whole_number(1), help="code dimension (default 2; 10 with --recipe paper)"
+    )
+    hp.add_argument(
+        "--dist_type",
+        choices=PRIOR_NAMES,
+        help="prior on the code (default gaussian; gmm = 10-component mixture)",
+    )
+    hp.add_argument(
+        "--noise",
+        action="store_true",
+        help="add Gaussian noise (std 0.6 in [-1, 1] units) to encoder inputs",
+    )
+    hp.add_argument(
+        "--lr",
+        type=positive_rate,
+        help="initial learning rate (default 0.0002); a resumed run may change it",
+    )
+    hp.add_argument(
+        "--dropout",
+        type=keep_probability,
+        help="keep probability of encoder dropout (default 1.0 = none)",
+    )
+    hp.add_argument(
+        "--bsize", type=whole_number(1), help="batch size (default 128; 100 with --recipe paper)"
+    )
     hp.add_argument("--maxepoch", type=whole_number(1), help="number of epochs (default 100)")
     for flag, phase in WEIGHT_FLAGS.items():
-        hp.add_argument(f"--{flag}", type=positive_rate,
-                        help=f"weight of the {phase.replace('_', ' ')} loss (default "
-                             f"{REFERENCE_WEIGHTS[phase]:g}): scales that phase's learning "
-                             f"rate by weight/{REFERENCE_WEIGHTS[phase]:g}")
+        hp.add_argument(
+            f"--{flag}",
+            type=positive_rate,
+            help=f"weight of the {phase.replace('_', ' ')} loss (default "
+            f"{REFERENCE_WEIGHTS[phase]:g}): scales that phase's learning "
+            f"rate by weight/{REFERENCE_WEIGHTS[phase]:g}",
+        )
     ours = p.add_argument_group("added by aae_lib")
-    ours.add_argument("--run", metavar="NAME",
-                      help="with --generate/--viz: the run folder in --save-dir to look at, "
-                           "as training printed it; its settings come from its checkpoint")
-    ours.add_argument("--viz_every", type=whole_number(0), metavar="N",
-                      help="while training: sample and latent images every N epochs "
-                           "(default 10; 0: none)")
+    ours.add_argument(
+        "--run",
+        metavar="NAME",
+        help="with --generate/--viz: the run folder in --save-dir to look at, "
+        "as training printed it; its settings come from its checkpoint",
+    )
+    ours.add_argument(
+        "--viz_every",
+        type=whole_number(0),
+        metavar="N",
+        help="while training: sample and latent images every N epochs (default 10; 0: none)",
+    )
     ours.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     ours.add_argument("--seed", type=whole_number(0), help="default 0")
-    ours.add_argument("--data-dir", type=Path, help="where MNIST is or goes "
-                      "(default $AAE_DATA_DIR or ~/.cache/aae_lib)")
-    ours.add_argument("--save-dir", type=Path, default=Path("aae_out"),
-                      help="where runs keep checkpoints and figures (default ./aae_out)")
-    ours.add_argument("--n_labeled", type=label_count,
-                      help="labels used, or 'all': --label default 10000 (the reference's), "
-                           "semi-supervised default 1000")
-    ours.add_argument("--encoder", choices=("deterministic", "gaussian"),
-                      help="deterministic (paper, default) or reparameterised Gaussian "
-                           "(reference)")
-    ours.add_argument("--recipe", choices=("reference", "paper"),
-                      help="semi-supervised optimiser: reference (Adam, default) or paper "
-                           f"(SGD with the paper's learning rates, {PAPER_LRS}; [0, 1] pixels, "
-                           "batch 100, input noise, ncode 10)")
-    ours.add_argument("--classify_every", type=whole_number(1),
-                      help="semi-supervised: classification step every n minibatches "
-                           "(default 1; reference: 10)")
-    ours.add_argument("--discriminator_steps", type=whole_number(1), metavar="K",
-                      help="discriminator steps per generator step (default 1, as in the "
-                           "reference and the paper)")
-    ours.add_argument("--precision", choices=("auto", "fp32", "bf16"),
-                      help="auto (default): bfloat16 autocast for the forward passes where the "
-                           "hardware does it natively and a start-up probe finds it faster, "
-                           "fp32 elsewhere; fp32 or bf16 force one (see benchmarks/README.md)")
+    ours.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where MNIST is or goes (default $AAE_DATA_DIR or ~/.cache/aae_lib)",
+    )
+    ours.add_argument(
+        "--save-dir",
+        type=Path,
+        default=Path("aae_out"),
+        help="where runs keep checkpoints and figures (default ./aae_out)",
+    )
+    ours.add_argument(
+        "--n_labeled",
+        type=label_count,
+        help="labels used, or 'all': --label default 10000 (the reference's), "
+        "semi-supervised default 1000",
+    )
+    ours.add_argument(
+        "--encoder",
+        choices=("deterministic", "gaussian"),
+        help="deterministic (paper, default) or reparameterised Gaussian (reference)",
+    )
+    ours.add_argument(
+        "--recipe",
+        choices=("reference", "paper"),
+        help="semi-supervised optimiser: reference (Adam, default) or paper "
+        f"(SGD with the paper's learning rates, {PAPER_LRS}; [0, 1] pixels, "
+        "batch 100, input noise, ncode 10)",
+    )
+    ours.add_argument(
+        "--classify_every",
+        type=whole_number(1),
+        help="semi-supervised: classification step every n minibatches (default 1; reference: 10)",
+    )
+    ours.add_argument(
+        "--discriminator_steps",
+        type=whole_number(1),
+        metavar="K",
+        help="discriminator steps per generator step (default 1, as in the "
+        "reference and the paper)",
+    )
+    ours.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        help="auto (default): bfloat16 autocast for the forward passes where the "
+        "hardware does it natively and a start-up probe finds it faster, "
+        "fp32 elsewhere; fp32 or bf16 force one (see benchmarks/README.md)",
+    )
     ours.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -221,8 +323,10 @@ def model_kind(args) -> str:
     (first, kind), *others = chosen.items()
     for second, other in others:
         if other != kind:
-            raise UsageError(f"{first} and {second} choose different models (the "
-                             f"{MODEL_NAMES[kind]} and the {MODEL_NAMES[other]} one)")
+            raise UsageError(
+                f"{first} and {second} choose different models (the "
+                f"{MODEL_NAMES[kind]} and the {MODEL_NAMES[other]} one)"
+            )
     return kind
 
 
@@ -232,31 +336,41 @@ def check_flags(args) -> None:
     args.training = training = any(getattr(args, flag) for flag in TRAINING_FLAGS)
     looking = args.generate or args.viz
     if not (training or looking):
-        raise UsageError("nothing to do: give --train, --train_supervised, "
-                         "--train_semisupervised, --generate or --viz")
+        raise UsageError(
+            "nothing to do: give --train, --train_supervised, "
+            "--train_semisupervised, --generate or --viz"
+        )
     args.kind = model_kind(args)
     if args.run is not None:
         if training:
-            raise UsageError("--run names a trained run to look at; it does not go with "
-                             "training (train with the run's flags to resume it)")
+            raise UsageError(
+                "--run names a trained run to look at; it does not go with "
+                "training (train with the run's flags to resume it)"
+            )
         settings = [f"--{flag}" for flag in RUN_SETTINGS if given(args, flag)]
         if settings:
-            raise UsageError(f"--run takes its settings from the run's checkpoint: drop "
-                             f"{', '.join(settings)}")
+            raise UsageError(
+                f"--run takes its settings from the run's checkpoint: drop {', '.join(settings)}"
+            )
     for flag, (kinds, why) in MODELS_OF_FLAG.items():
         if given(args, flag) and args.kind not in kinds:
-            raise UsageError(f"--{flag} does not apply to the {MODEL_NAMES[args.kind]} model: "
-                             f"{why}")
+            raise UsageError(
+                f"--{flag} does not apply to the {MODEL_NAMES[args.kind]} model: {why}"
+            )
     if not training:
         for flag in TRAINING_ONLY:
             if given(args, flag):
-                raise UsageError(f"--{flag} applies to training (--train, --train_supervised, "
-                                 "--train_semisupervised); this command only looks at a run")
+                raise UsageError(
+                    f"--{flag} applies to training (--train, --train_supervised, "
+                    "--train_semisupervised); this command only looks at a run"
+                )
     if args.load is not None and not looking:
         raise UsageError("--load applies to --generate and --viz")
     if args.recipe == "paper" and args.lr is not None:
-        raise UsageError(f"--lr does not apply to --recipe paper, whose SGD learning rates are "
-                         f"the paper's ({PAPER_LRS}); scale a phase's with its weight flag")
+        raise UsageError(
+            f"--lr does not apply to --recipe paper, whose SGD learning rates are "
+            f"the paper's ({PAPER_LRS}); scale a phase's with its weight flag"
+        )
 
 
 def parse_flags(argv: list[str] | None) -> argparse.Namespace:
@@ -272,33 +386,53 @@ def pick(value, default):
 # ----------------------------------------------------------------------------- runs
 def config_from_args(args) -> TrainConfig:
     """The run the flags describe: the reference's defaults where a flag is not given."""
-    weights = {phase: pick(getattr(args, flag), REFERENCE_WEIGHTS[phase])
-               for flag, phase in WEIGHT_FLAGS.items()}
+    weights = {
+        phase: pick(getattr(args, flag), REFERENCE_WEIGHTS[phase])
+        for flag, phase in WEIGHT_FLAGS.items()
+    }
     labels = pick(args.n_labeled, DEFAULT_LABELS.get(args.kind, ALL_LABELS))
-    common = dict(epochs=pick(args.maxepoch, 100), seed=pick(args.seed, 0), weights=weights,
-                  dropout_keep=pick(args.dropout, 1.0), precision=pick(args.precision, "auto"),
-                  discriminator_steps=pick(args.discriminator_steps, 1),
-                  n_labeled=None if labels == ALL_LABELS else labels)
+    common = dict(
+        epochs=pick(args.maxepoch, 100),
+        seed=pick(args.seed, 0),
+        weights=weights,
+        dropout_keep=pick(args.dropout, 1.0),
+        precision=pick(args.precision, "auto"),
+        discriminator_steps=pick(args.discriminator_steps, 1),
+        n_labeled=None if labels == ALL_LABELS else labels,
+    )
     encoder = pick(args.encoder, "deterministic")
     noise = NOISE_STD if args.noise else 0.0
     if args.kind == "semisupervised":
         common["classify_every"] = pick(args.classify_every, 1)
         base = recipe(f"{pick(args.recipe, 'reference')}_semisupervised", **common)
         if args.recipe == "paper":  # the paper's noise is always on
-            model = replace(base.model, ncode=pick(args.ncode, base.model.ncode),
-                            encoder_head=encoder)
+            model = replace(
+                base.model, ncode=pick(args.ncode, base.model.ncode), encoder_head=encoder
+            )
             return replace(base, model=model, batch_size=pick(args.bsize, base.batch_size))
         model = replace(base.model, ncode=pick(args.ncode, 2), encoder_head=encoder)
-        return replace(base, model=model, batch_size=pick(args.bsize, 128),
-                       lr=pick(args.lr, 2e-4), noise_std=noise)
+        return replace(
+            base,
+            model=model,
+            batch_size=pick(args.bsize, 128),
+            lr=pick(args.lr, 2e-4),
+            noise_std=noise,
+        )
     options = dict(ncode=pick(args.ncode, 2), encoder_head=encoder)
     prior = pick(args.dist_type, "gaussian")
-    model = {"unsupervised": lambda: unsupervised(prior, **options),
-             "label": lambda: label_conditioned(prior, **options),
-             "supervised": lambda: supervised(**options)}[args.kind]()
-    return TrainConfig(model=model, batch_size=pick(args.bsize, 128), lr=pick(args.lr, 2e-4),
-                       lr_milestones=REFERENCE_SCHEDULE["lr_milestones"], noise_std=noise,
-                       **common)
+    model = {
+        "unsupervised": lambda: unsupervised(prior, **options),
+        "label": lambda: label_conditioned(prior, **options),
+        "supervised": lambda: supervised(**options),
+    }[args.kind]()
+    return TrainConfig(
+        model=model,
+        batch_size=pick(args.bsize, 128),
+        lr=pick(args.lr, 2e-4),
+        lr_milestones=REFERENCE_SCHEDULE["lr_milestones"],
+        noise_std=noise,
+        **common,
+    )
 
 
 def run_name(config: TrainConfig) -> str:
@@ -347,15 +481,20 @@ def choose_epoch(folder: Path, epoch: int | None) -> int:
     available = checkpoints.saved_epochs(folder)
     if not available:
         others = runs_in(folder.parent)
-        listing = (f"; runs there: {', '.join(others)} (look at one with --run NAME)"
-                   if others else "")
-        raise AAEError(f"no trained run {folder.name} in {folder.parent}{listing}; train it "
-                       "first with the same flags")
+        listing = (
+            f"; runs there: {', '.join(others)} (look at one with --run NAME)" if others else ""
+        )
+        raise AAEError(
+            f"no trained run {folder.name} in {folder.parent}{listing}; train it "
+            "first with the same flags"
+        )
     if epoch is None:
         return available[-1]
     if epoch not in available:
-        raise AAEError(f"no checkpoint for epoch {epoch} in {folder} (epochs saved: "
-                       f"{', '.join(map(str, available))}); train first with the same flags")
+        raise AAEError(
+            f"no checkpoint for epoch {epoch} in {folder} (epochs saved: "
+            f"{', '.join(map(str, available))}); train first with the same flags"
+        )
     return epoch
 
 
@@ -365,26 +504,31 @@ def saved_config(folder: Path, epoch: int) -> TrainConfig:
     try:
         return TrainConfig.from_dict(checkpoints.read_manifest(path)["config"])
     except (KeyError, TypeError, ValueError) as error:
-        raise AAEError(f"{path.with_suffix('.json')} does not describe a run of this aae_lib "
-                       f"({error})") from None
+        raise AAEError(
+            f"{path.with_suffix('.json')} does not describe a run of this aae_lib ({error})"
+        ) from None
 
 
 def check_viz(config: TrainConfig, name: str) -> None:
     if config.model.ncode != 2 and not config.classify:
-        raise UsageError(f"--viz needs --ncode 2 (run {name} has ncode {config.model.ncode}): "
-                         "the latent space is drawn in 2-D")
+        raise UsageError(
+            f"--viz needs --ncode 2 (run {name} has ncode {config.model.ncode}): "
+            "the latent space is drawn in 2-D"
+        )
 
 
 # ----------------------------------------------------------------------------- actions
 def progress_printer(viz_every: int) -> Callable[[Trainer], None]:
     """Trainer.on_epoch_end: one line per epoch, and the figures every ``viz_every`` epochs, so
     that a long run can be watched (also with --no-progress)."""
+
     def on_epoch_end(trainer: Trainer) -> None:
         print(trainer.epoch_summary(), flush=True)
         if viz_every and trainer.epochs_done % viz_every == 0:
             epoch, folder = trainer.epochs_done - 1, trainer.save_dir
             written = draw_samples(trainer, folder, f"_{epoch}") + draw_codes(
-                trainer, folder, f"epoch {epoch}, {folder.name}", f"_{epoch}", manifolds=False)
+                trainer, folder, f"epoch {epoch}, {folder.name}", f"_{epoch}", manifolds=False
+            )
             print(f"wrote {', '.join(written)} in {folder}", flush=True)
 
     return on_epoch_end
@@ -393,28 +537,42 @@ def progress_printer(viz_every: int) -> Callable[[Trainer], None]:
 def train(trainer: Trainer) -> None:
     folder = trainer.save_dir
     if trainer.resume():
-        changes = [c for r in trainer.resumptions if r["epoch"] == trainer.epochs_done
-                   for c in r["changes"]]
+        changes = [
+            c
+            for r in trainer.resumptions
+            if r["epoch"] == trainer.epochs_done
+            for c in r["changes"]
+        ]
         with_changes = f" ({'; '.join(changes)})" if changes else ""
         if trainer.epochs_done >= trainer.config.epochs:
-            advice = (": nothing is trained with the new settings; raise --maxepoch to go on "
-                      "with them, or give another --save-dir to start afresh"
-                      if changes else "")
-            print(f"already trained {plural(trainer.epochs_done, 'epoch')} in {folder}"
-                  f"{with_changes}{advice}")
+            advice = (
+                ": nothing is trained with the new settings; raise --maxepoch to go on "
+                "with them, or give another --save-dir to start afresh"
+                if changes
+                else ""
+            )
+            print(
+                f"already trained {plural(trainer.epochs_done, 'epoch')} in {folder}"
+                f"{with_changes}{advice}"
+            )
             return
         print(f"resuming from epoch {trainer.epochs_done - 1} in {folder}{with_changes}")
     trainer.fit()
     print(trainer.speed_report())
-    print(f"checkpoints in {folder}; look at them with --generate/--viz and the same flags, "
-          f"or --run {folder.name}")
+    print(
+        f"checkpoints in {folder}; look at them with --generate/--viz and the same flags, "
+        f"or --run {folder.name}"
+    )
 
 
 def divergence_advice(config: TrainConfig) -> str:
     """A command that retries with half the learning rates (a resume may change them)."""
     if config.optimizer == "sgd":  # --recipe paper: its rates are scaled by the weight flags
-        halved = " ".join(f"--{flag} {config.weights[phase] / 2:g}"
-                          for flag, phase in WEIGHT_FLAGS.items() if phase in config.phases)
+        halved = " ".join(
+            f"--{flag} {config.weights[phase] / 2:g}"
+            for flag, phase in WEIGHT_FLAGS.items()
+            if phase in config.phases
+        )
         return f"run the same command with {halved} to halve every phase's learning rate"
     return f"run the same command with --lr {config.lr / 2:g}"
 
@@ -453,8 +611,14 @@ def main(argv: list[str] | None = None) -> int:
         checkpoints.ensure_writable(folder)  # before loading MNIST, let alone training
         device = resolve_device(args.device)
         data = load_mnist(args.data_dir, device=device)
-        trainer = Trainer(config, data, device, save_dir=folder, progress=not args.no_progress,
-                          on_epoch_end=progress_printer(pick(args.viz_every, 10)))
+        trainer = Trainer(
+            config,
+            data,
+            device,
+            save_dir=folder,
+            progress=not args.no_progress,
+            on_epoch_end=progress_printer(pick(args.viz_every, 10)),
+        )
         if args.training:
             train(trainer)
         if args.generate or args.viz:
@@ -469,7 +633,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aae_lib: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume from the last checkpoint",
-              file=sys.stderr)
+        print(
+            "\ninterrupted: run the same command again to resume from the last checkpoint",
+            file=sys.stderr,
+        )
         return 130
     return 0

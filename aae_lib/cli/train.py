@@ -82,8 +82,9 @@ def apply_settings(config: TrainConfig, settings: list[str]) -> TrainConfig:
         if name.startswith("weights."):
             phase = name.removeprefix("weights.")
             if phase not in weights:
-                raise UsageError(f"--set {name}: no loss weight {phase!r}; the weights are "
-                                 f"{', '.join(weights)}")
+                raise UsageError(
+                    f"--set {name}: no loss weight {phase!r}; the weights are {', '.join(weights)}"
+                )
             weights[phase] = parse_value(text, float, name)
         elif name in model_types and name != "adversaries":
             model[name] = parse_value(text, model_types[name], name)
@@ -92,8 +93,9 @@ def apply_settings(config: TrainConfig, settings: list[str]) -> TrainConfig:
         else:
             names = [f.name for f in fields(TrainConfig) if f.name not in ("model", "weights")]
             names += [f.name for f in fields(ModelConfig) if f.name != "adversaries"]
-            raise UsageError(f"--set: no field {name!r}; fields: {', '.join(sorted(names))}, "
-                             "weights.PHASE")
+            raise UsageError(
+                f"--set: no field {name!r}; fields: {', '.join(sorted(names))}, weights.PHASE"
+            )
     return replace(config, model=replace(config.model, **model), weights=weights, **run)
 
 
@@ -113,19 +115,35 @@ def run_folder(save_dir: Path, name: str, config: TrainConfig) -> Path:
 # ----------------------------------------------------------------------------- aae train
 def train_parser() -> Parser:
     p = Parser(prog="aae train", description="train any recipe of aae_lib.recipes")
-    p.add_argument("recipe", choices=sorted(RECIPES), metavar="RECIPE",
-                   help=f"one of: {', '.join(sorted(RECIPES))}")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="change a field of the recipe's TrainConfig or ModelConfig "
-                   "(e.g. epochs=1, ncode=4, lr_milestones=50,100, weights.generator_z=3)")
+    p.add_argument(
+        "recipe",
+        choices=sorted(RECIPES),
+        metavar="RECIPE",
+        help=f"one of: {', '.join(sorted(RECIPES))}",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a field of the recipe's TrainConfig or ModelConfig "
+        "(e.g. epochs=1, ncode=4, lr_milestones=50,100, weights.generator_z=3)",
+    )
     p.add_argument("--epochs", type=positive_int, help="the same as --set epochs=N")
     add_device(p)
     add_precision(p, default=None)
     p.add_argument("--seed", type=natural_int, help="the same as --set seed=N")
-    p.add_argument("--save-dir", type=Path, default=DEFAULT_SAVE_DIR,
-                   help=f"where runs keep checkpoints (default ./{DEFAULT_SAVE_DIR})")
-    p.add_argument("--data-dir", type=Path, help="where MNIST is or goes "
-                   "(default $AAE_DATA_DIR or ~/.cache/aae_lib)")
+    p.add_argument(
+        "--save-dir",
+        type=Path,
+        default=DEFAULT_SAVE_DIR,
+        help=f"where runs keep checkpoints (default ./{DEFAULT_SAVE_DIR})",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where MNIST is or goes (default $AAE_DATA_DIR or ~/.cache/aae_lib)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -148,8 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     check_fits(config.model, device)
     checkpoints.ensure_writable(folder)  # before loading MNIST, let alone training
     data = load_mnist(args.data_dir, device=device)
-    trainer = Trainer(config, data, device, save_dir=folder, progress=not args.no_progress,
-                      precision=args.precision, on_epoch_end=lambda t: print(t.epoch_summary()))
+    trainer = Trainer(
+        config,
+        data,
+        device,
+        save_dir=folder,
+        progress=not args.no_progress,
+        precision=args.precision,
+        on_epoch_end=lambda t: print(t.epoch_summary()),
+    )
     if trainer.resume():
         print(f"resuming {folder} after epoch {trainer.epochs_done - 1}")
     trainer.fit()
@@ -167,8 +192,9 @@ def show(argv: list[str] | None = None) -> int:
     from .reference import choose_epoch, saved_config
 
     p = Parser(prog="aae show", description="draw a trained run's figures into its folder")
-    p.add_argument("run", type=Path, metavar="RUN",
-                   help="the run's folder, or its name in --save-dir")
+    p.add_argument(
+        "run", type=Path, metavar="RUN", help="the run's folder, or its name in --save-dir"
+    )
     p.add_argument("--epoch", type=natural_int, help="default: the newest checkpoint")
     p.add_argument("--save-dir", type=Path, default=DEFAULT_SAVE_DIR)
     p.add_argument("--data-dir", type=Path)
@@ -181,10 +207,12 @@ def show(argv: list[str] | None = None) -> int:
     config = saved_config(folder, epoch)
     checkpoints.ensure_writable(folder)
     device = resolve_device(args.device)
-    trainer = Trainer(config, load_mnist(args.data_dir, device=device), device, save_dir=folder,
-                      progress=False)
+    trainer = Trainer(
+        config, load_mnist(args.data_dir, device=device), device, save_dir=folder, progress=False
+    )
     trainer.load(checkpoints.epoch_path(folder, epoch), resume=False)
-    written = draw_samples(trainer, folder) + draw_codes(trainer, folder,
-                                                         f"{folder.name}, epoch {epoch}")
+    written = draw_samples(trainer, folder) + draw_codes(
+        trainer, folder, f"{folder.name}, epoch {epoch}"
+    )
     print(f"wrote {', '.join(written)} in {folder}")
     return 0

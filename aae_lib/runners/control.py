@@ -20,9 +20,14 @@ from ..files import check_writable
 from ..train import Trainer
 
 
-def train_classifier_alone(config: TrainConfig, data: MNIST, epochs: int,
-                           device: str | torch.device = "cpu", run_dir: Path | None = None,
-                           precision: str | None = None) -> dict:
+def train_classifier_alone(
+    config: TrainConfig,
+    data: MNIST,
+    epochs: int,
+    device: str | torch.device = "cpu",
+    run_dir: Path | None = None,
+    precision: str | None = None,
+) -> dict:
     """Train on the ``config.n_labeled`` labeled images only; pick the epoch on validation.
 
     Uses the same class-balanced labels (``config.label_draw_seed``) and, with
@@ -33,8 +38,15 @@ def train_classifier_alone(config: TrainConfig, data: MNIST, epochs: int,
     """
     if not config.validation:
         raise ValueError("the control chooses its epoch on validation: set validation=True")
-    trainer = Trainer(config, data, device, save_dir=run_dir, progress=False,
-                      precision=precision, supervised_only=True)
+    trainer = Trainer(
+        config,
+        data,
+        device,
+        save_dir=run_dir,
+        progress=False,
+        precision=precision,
+        supervised_only=True,
+    )
     trainer.resume()
     trainer.fit(epochs)
     history = {name: trainer.history[name] for name in ("accuracy/validation", "accuracy/test")}
@@ -45,10 +57,14 @@ def train_classifier_alone(config: TrainConfig, data: MNIST, epochs: int,
 
 def summarize(runs: list[dict], n_labeled: int, epochs: int, device: str) -> dict:
     errors = [100 * (1 - run["test_accuracy"]) for run in runs]
-    return {"n_labeled": n_labeled, "epochs": epochs, "device": device,
-            "test_error_mean": statistics.mean(errors),
-            "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
-            "runs": runs}
+    return {
+        "n_labeled": n_labeled,
+        "epochs": epochs,
+        "device": device,
+        "test_error_mean": statistics.mean(errors),
+        "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
+        "runs": runs,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,18 +77,25 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = Parser(prog="aae control", description="the supervised-only control of Table 2")
     parser.add_argument("--seeds", type=natural_int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--n-labeled", type=whole_number(10, " (one label per digit)"),
-                        default=1000)
+    parser.add_argument(
+        "--n-labeled", type=whole_number(10, " (one label per digit)"), default=1000
+    )
     parser.add_argument("--epochs", type=positive_int, default=100)
     add_device(parser)
     add_precision(parser, default=None)
-    parser.add_argument("--runs", type=Path, default=Path("runs"),
-                        help="checkpoints of each draw (an interrupted run resumes)")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs"),
+        help="checkpoints of each draw (an interrupted run resumes)",
+    )
     parser.add_argument("--out", type=Path, default=Path("control.json"))
     parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args(argv)
-    configs = {seed: recipe("semisupervised_1000", seed=seed, n_labeled=args.n_labeled)
-               for seed in args.seeds}  # every setting checked before any work
+    configs = {
+        seed: recipe("semisupervised_1000", seed=seed, n_labeled=args.n_labeled)
+        for seed in args.seeds
+    }  # every setting checked before any work
     check_writable(args.out)
     run_dirs = {seed: args.runs / f"control_{args.n_labeled}_seed{seed}" for seed in args.seeds}
     for folder in run_dirs.values():
@@ -81,15 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     data, runs = load_mnist(args.data_dir, device=device), []
     for seed, config in configs.items():
         start = time.perf_counter()
-        result = train_classifier_alone(config, data, args.epochs, device, run_dirs[seed],
-                                        args.precision)
+        result = train_classifier_alone(
+            config, data, args.epochs, device, run_dirs[seed], args.precision
+        )
         runs.append({**result, "seed": seed, "seconds": time.perf_counter() - start})
-        print(f"seed {seed}: test error {100 * (1 - result['test_accuracy']):.2f} % "
-              f"(epoch {result['chosen_epoch']} chosen on validation)")
+        print(
+            f"seed {seed}: test error {100 * (1 - result['test_accuracy']):.2f} % "
+            f"(epoch {result['chosen_epoch']} chosen on validation)"
+        )
         summary = summarize(runs, args.n_labeled, args.epochs, device_name(device))
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"test error {summary['test_error_mean']:.2f} ± {summary['test_error_std']:.2f} % "
-          f"over {len(runs)} label draws; written to {args.out}")
+    print(
+        f"test error {summary['test_error_mean']:.2f} ± {summary['test_error_std']:.2f} % "
+        f"over {len(runs)} label draws; written to {args.out}"
+    )
     return 0
 
 

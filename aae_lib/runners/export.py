@@ -37,9 +37,14 @@ def export(trainer: Trainer, path: str | Path, schedule: str) -> Path:
     stored_metrics = trainer.evaluate(stored_model)
     if trainer.code_snapshots:
         state["code_snapshots"] = torch.stack(trainer.code_snapshots)
-    manifest = {**trainer.manifest(), "schedule": schedule, "dtype": "int8",
-                "contents": "encoder and decoder (inference only)",
-                "stored_metrics": stored_metrics, "history": dict(trainer.history)}
+    manifest = {
+        **trainer.manifest(),
+        "schedule": schedule,
+        "dtype": "int8",
+        "contents": "encoder and decoder (inference only)",
+        "stored_metrics": stored_metrics,
+        "history": dict(trainer.history),
+    }
     return checkpoints.save(path, state, manifest)
 
 
@@ -49,29 +54,44 @@ def smoke_run(config: TrainConfig, data: MNIST) -> tuple[TrainConfig, MNIST]:
     what the full run measures), 100 labels where the model uses labels. Enough for CI to
     prove that a model trains."""
     n_train = 1280 + (VALIDATION_SIZE if config.validation else 0)
-    subset = MNIST(data.train_images[:n_train], data.train_labels[:n_train],
-                   data.test_images[:1000], data.test_labels[:1000])
+    subset = MNIST(
+        data.train_images[:n_train],
+        data.train_labels[:n_train],
+        data.test_images[:1000],
+        data.test_labels[:1000],
+    )
     return replace(config, n_labeled=100 if config.n_labeled else None), subset
 
 
-def train_and_export(name: str, config: TrainConfig, data: MNIST, device: torch.device,
-                     run_dir: Path, out_dir: Path, epochs: int | None, note: str = "",
-                     progress: bool = True) -> Trainer:
+def train_and_export(
+    name: str,
+    config: TrainConfig,
+    data: MNIST,
+    device: torch.device,
+    run_dir: Path,
+    out_dir: Path,
+    epochs: int | None,
+    note: str = "",
+    progress: bool = True,
+) -> Trainer:
     """Train (resuming from ``run_dir``) and export the inference weights to ``out_dir``."""
     trainer = Trainer(config, data, device, save_dir=run_dir, progress=progress)
     return _train_and_export(trainer, name, out_dir, epochs, note)
 
 
-def _train_and_export(trainer: Trainer, name: str, out_dir: Path, epochs: int | None,
-                      note: str = "") -> Trainer:
+def _train_and_export(
+    trainer: Trainer, name: str, out_dir: Path, epochs: int | None, note: str = ""
+) -> Trainer:
     config = trainer.config
     if trainer.resume():
         print(f"resumed {name} after epoch {trainer.epochs_done - 1}")
     trainer.fit(epochs)
     if trainer.epochs_done < 1:
         raise AAEError(f"{name}: no epoch was trained, so nothing is exported")
-    schedule = (f"{trainer.epochs_done} of the {config.epochs}-epoch schedule "
-                f"(lr ÷10 at epochs {', '.join(map(str, config.lr_milestones))}){note}")
+    schedule = (
+        f"{trainer.epochs_done} of the {config.epochs}-epoch schedule "
+        f"(lr ÷10 at epochs {', '.join(map(str, config.lr_milestones))}){note}"
+    )
     path = export(trainer, weights_path(name, out_dir), schedule)
     print(f"Trained {name}: {trainer.speed_report()}; saved {path}.")
     return trainer
@@ -83,18 +103,33 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = Parser(prog="aae export", description="train and export one of the book's models")
     parser.add_argument("name", choices=sorted(BOOK_MODELS))
-    parser.add_argument("--epochs", type=positive_int, help="stop after this many (default: the "
-                        "config's full schedule; milestones stay where the schedule puts them)")
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="stop after this many (default: the "
+        "config's full schedule; milestones stay where the schedule puts them)",
+    )
     add_device(parser)
     add_precision(parser, default=None)
-    parser.add_argument("--runs", type=Path, default=Path("runs"),
-                        help="checkpoints of the run (resumed if present)")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs"),
+        help="checkpoints of the run (resumed if present)",
+    )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--out", type=Path, help="folder for the exported weights (default "
-                       "$AAE_CHECKPOINTS or ~/.cache/aae_lib/checkpoints, where the notebooks "
-                       "look for your own weights)")
-    where.add_argument("--replace-book-weights", action="store_true",
-                       help="overwrite the committed weights (the clone's weights/ folder)")
+    where.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the exported weights (default "
+        "$AAE_CHECKPOINTS or ~/.cache/aae_lib/checkpoints, where the notebooks "
+        "look for your own weights)",
+    )
+    where.add_argument(
+        "--replace-book-weights",
+        action="store_true",
+        help="overwrite the committed weights (the clone's weights/ folder)",
+    )
     parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args(argv)
     out = pretrained.WEIGHTS_DIR if args.replace_book_weights else args.out or user_weights_dir()
@@ -102,8 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     check_writable(weights_path(args.name, out))  # before training, not after it
     checkpoints.ensure_writable(args.runs / args.name)
-    trainer = Trainer(config, load_mnist(args.data_dir, device=device), device,
-                      save_dir=args.runs / args.name, precision=args.precision)
+    trainer = Trainer(
+        config,
+        load_mnist(args.data_dir, device=device),
+        device,
+        save_dir=args.runs / args.name,
+        precision=args.precision,
+    )
     _train_and_export(trainer, args.name, out, args.epochs)
     return 0
 

@@ -38,26 +38,36 @@ from ..train import TrainConfig, Trainer, device_name
 TRACKED = ("accuracy/validation", "accuracy/test")
 
 
-def train_draw(config: TrainConfig, data: MNIST, epochs: int, run_dir: Path,
-               device: str | torch.device = "cpu", precision: str | None = None) -> dict:
+def train_draw(
+    config: TrainConfig,
+    data: MNIST,
+    epochs: int,
+    run_dir: Path,
+    device: str | torch.device = "cpu",
+    precision: str | None = None,
+) -> dict:
     """Train (or resume) one draw for ``epochs`` epochs; return its seed (the labels') and
     training seed, per-epoch validation and test accuracy, the final test confusion counts
     (``[digit][class]``: where a draw's errors concentrate) and the seconds spent training
     (evaluation excluded)."""
-    trainer = Trainer(config, data, device, save_dir=run_dir, progress=False,
-                      precision=precision)
+    trainer = Trainer(config, data, device, save_dir=run_dir, progress=False, precision=precision)
     trainer.resume()
     trainer.fit(epochs)
     history = trainer.history
-    return {"seed": config.label_draw_seed, "training_seed": config.seed,
-            "epochs": trainer.epochs_done,
-            **{name: history[name] for name in TRACKED},
-            "confusion/test": confusion_counts(trainer.model, trainer.eval_images,
-                                               trainer.eval_labels).tolist(),
-            "train_seconds": sum(history["time/epoch_seconds"]),
-            "device": device_name(trainer.device), "cpu": cpu_model(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "threads": torch.get_num_threads()}
+    return {
+        "seed": config.label_draw_seed,
+        "training_seed": config.seed,
+        "epochs": trainer.epochs_done,
+        **{name: history[name] for name in TRACKED},
+        "confusion/test": confusion_counts(
+            trainer.model, trainer.eval_images, trainer.eval_labels
+        ).tolist(),
+        "train_seconds": sum(history["time/epoch_seconds"]),
+        "device": device_name(trainer.device),
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def committed_draw(name: str, seed: int, epochs: int) -> dict | None:
@@ -72,12 +82,18 @@ def committed_draw(name: str, seed: int, epochs: int) -> dict | None:
     if (manifest["seed"], manifest["epochs_done"]) != (seed, epochs):
         return None
     history = manifest["history"]
-    return {"seed": seed, "epochs": epochs, **{name: history[name] for name in TRACKED},
-            "train_seconds": sum(history["time/epoch_seconds"]), "device": manifest["device"]}
+    return {
+        "seed": seed,
+        "epochs": epochs,
+        **{name: history[name] for name in TRACKED},
+        "train_seconds": sum(history["time/epoch_seconds"]),
+        "device": manifest["device"],
+    }
 
 
-def recorded_draws(out: Path, name: str, epochs: int,
-                   training_seed: int | None = None) -> dict[int, dict]:
+def recorded_draws(
+    out: Path, name: str, epochs: int, training_seed: int | None = None
+) -> dict[int, dict]:
     """The draws an earlier summary at ``out`` holds for this recipe, epoch count and training
     seed, by seed; none if there is no such summary. A summary of another recipe, length or
     training seed is an error, so that it is never overwritten by mistake."""
@@ -88,11 +104,15 @@ def recorded_draws(out: Path, name: str, epochs: int,
         held = (summary["recipe"], summary["epochs"], summary.get("training_seed"))
         runs = {run["seed"]: run for run in summary["runs"]}
     except (ValueError, KeyError, TypeError):
-        raise AAEError(f"{out} is not a summary of label draws (damaged or cut short?); "
-                       "move it away or choose another --out") from None
+        raise AAEError(
+            f"{out} is not a summary of label draws (damaged or cut short?); "
+            "move it away or choose another --out"
+        ) from None
     if held != (name, epochs, training_seed):
-        raise AAEError(f"{out} holds {describe(*held)}, not "
-                       f"{describe(name, epochs, training_seed)}; choose another --out")
+        raise AAEError(
+            f"{out} holds {describe(*held)}, not "
+            f"{describe(name, epochs, training_seed)}; choose another --out"
+        )
     return runs
 
 
@@ -110,8 +130,10 @@ def final_test_error(run: dict) -> float:
 def summarize(runs: list[dict]) -> dict:
     """Mean and sample standard deviation of the draws' final test errors, in percent."""
     errors = [final_test_error(run) for run in runs]
-    return {"test_error_mean": statistics.mean(errors),
-            "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0}
+    return {
+        "test_error_mean": statistics.mean(errors),
+        "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,19 +145,26 @@ def main(argv: list[str] | None = None) -> int:
     from ..train import resolve_device
 
     parser = Parser(prog="aae draws", description=__doc__.split("\n")[0])
-    parser.add_argument("name", choices=[name for name, config in RECIPES.items()
-                                         if config.classify and config.validation])
+    parser.add_argument(
+        "name",
+        choices=[name for name, config in RECIPES.items() if config.classify and config.validation],
+    )
     parser.add_argument("--seeds", type=natural_int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=positive_int, required=True)
     add_device(parser)
     add_precision(parser, default=None)
     parser.add_argument("--runs", type=Path, default=Path("runs"))
-    parser.add_argument("--out", type=Path,
-                        help="default: NAME_draws.json; NAME_draws_trainingT.json with "
-                             "--training-seed T")
-    parser.add_argument("--training-seed", type=natural_int,
-                        help="initial weights and batch order of this seed for every draw "
-                             "(default: each draw's own seed)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="default: NAME_draws.json; NAME_draws_trainingT.json with --training-seed T",
+    )
+    parser.add_argument(
+        "--training-seed",
+        type=natural_int,
+        help="initial weights and batch order of this seed for every draw "
+        "(default: each draw's own seed)",
+    )
     parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args(argv)
     training = args.training_seed
@@ -158,21 +187,42 @@ def main(argv: list[str] | None = None) -> int:
         source = "recorded" if seed in recorded else "committed" if run else "trained"
         if run is None:
             seeds = dict(seed=seed) if training is None else dict(seed=training, label_seed=seed)
-            run = train_draw(recipe(args.name, **seeds), data, args.epochs, run_dirs[seed],
-                             device, args.precision)
+            run = train_draw(
+                recipe(args.name, **seeds),
+                data,
+                args.epochs,
+                run_dirs[seed],
+                device,
+                args.precision,
+            )
         runs.append(run)
-        print(f"seed {seed} ({source}): test error {final_test_error(run):.2f} % after "
-              f"{run['epochs']} epochs ({run['train_seconds'] / 60:.0f} min of training)")
-        summary = {"recipe": args.name, "epochs": args.epochs, "training_seed": training,
-                   **summarize(runs), "runs": runs}
+        print(
+            f"seed {seed} ({source}): test error {final_test_error(run):.2f} % after "
+            f"{run['epochs']} epochs ({run['train_seconds'] / 60:.0f} min of training)"
+        )
+        summary = {
+            "recipe": args.name,
+            "epochs": args.epochs,
+            "training_seed": training,
+            **summarize(runs),
+            "runs": runs,
+        }
         out.write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"test error {summary['test_error_mean']:.2f} ± {summary['test_error_std']:.2f} % "
-          f"over {len(runs)} label draws; written to {out}")
+    print(
+        f"test error {summary['test_error_mean']:.2f} ± {summary['test_error_std']:.2f} % "
+        f"over {len(runs)} label draws; written to {out}"
+    )
     return 0
 
 
-__all__ = ["train_draw", "committed_draw", "recorded_draws", "describe", "final_test_error",
-           "summarize"]
+__all__ = [
+    "train_draw",
+    "committed_draw",
+    "recorded_draws",
+    "describe",
+    "final_test_error",
+    "summarize",
+]
 
 if __name__ == "__main__":
     raise SystemExit(main())

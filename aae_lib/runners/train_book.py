@@ -24,8 +24,16 @@ from ..pretrained import user_weights_dir
 from ..recipes import BOOK_MODELS
 
 
-def train_one(name: str, device_name: str, runs: Path, out: Path, epochs: int | None,
-              smoke: bool, precision: str | None = None, data_dir: Path | None = None) -> dict:
+def train_one(
+    name: str,
+    device_name: str,
+    runs: Path,
+    out: Path,
+    epochs: int | None,
+    smoke: bool,
+    precision: str | None = None,
+    data_dir: Path | None = None,
+) -> dict:
     """Train and export one book model in this process; return what the table reports, or
     the error that stopped it, in one line."""
     try:
@@ -36,8 +44,16 @@ def train_one(name: str, device_name: str, runs: Path, out: Path, epochs: int | 
         return {"name": name, "error": f"{type(error).__name__}: {error}".splitlines()[0]}
 
 
-def _train_one(name: str, device_name: str, runs: Path, out: Path, epochs: int | None,
-               smoke: bool, precision: str | None, data_dir: Path | None) -> dict:
+def _train_one(
+    name: str,
+    device_name: str,
+    runs: Path,
+    out: Path,
+    epochs: int | None,
+    smoke: bool,
+    precision: str | None,
+    data_dir: Path | None,
+) -> dict:
     from ..data import load_mnist
     from ..pretrained import book_config
     from ..train import device_name as describe_device
@@ -51,12 +67,25 @@ def _train_one(name: str, device_name: str, runs: Path, out: Path, epochs: int |
     if smoke:
         (config, data), epochs = smoke_run(config, data), 1
     start = time.perf_counter()
-    trainer = train_and_export(name, config, data, device, runs / name, out, epochs,
-                               ", smoke subset" if smoke else "", progress=False)
+    trainer = train_and_export(
+        name,
+        config,
+        data,
+        device,
+        runs / name,
+        out,
+        epochs,
+        ", smoke subset" if smoke else "",
+        progress=False,
+    )
     seconds = time.perf_counter() - start
-    return {"name": name, "epochs": trainer.epochs_done, "seconds": seconds,
-            "trained_epochs_per_second": trainer.speed / len(trainer.images),
-            "device": describe_device(device)}
+    return {
+        "name": name,
+        "epochs": trainer.epochs_done,
+        "seconds": seconds,
+        "trained_epochs_per_second": trainer.speed / len(trainer.images),
+        "device": describe_device(device),
+    }
 
 
 def report(rows: list[dict], total_seconds: float, jobs: int) -> str:
@@ -65,11 +94,15 @@ def report(rows: list[dict], total_seconds: float, jobs: int) -> str:
         if "error" in row:
             lines.append(f"{row['name']:<24}  failed: {row['error']}")
             continue
-        lines.append(f"{row['name']:<24}{row['epochs']:>8}{row['seconds']:>11.0f}s"
-                     f"{row['trained_epochs_per_second']:>10.3f}  {row['device']}")
+        lines.append(
+            f"{row['name']:<24}{row['epochs']:>8}{row['seconds']:>11.0f}s"
+            f"{row['trained_epochs_per_second']:>10.3f}  {row['device']}"
+        )
     failed = sum("error" in row for row in rows)
-    lines.append(f"all {len(rows)} models, {jobs} at a time: {total_seconds:.0f} s"
-                 + (f"; {failed} failed" if failed else ""))
+    lines.append(
+        f"all {len(rows)} models, {jobs} at a time: {total_seconds:.0f} s"
+        + (f"; {failed} failed" if failed else "")
+    )
     return "\n".join(lines)
 
 
@@ -78,21 +111,35 @@ def main(argv: list[str] | None = None) -> int:
     from ..train import resolve_device
 
     parser = Parser(prog="aae train-book", description=__doc__.split("\n")[0])
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"book models to train (default: all): {', '.join(BOOK_MODELS)}")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"book models to train (default: all): {', '.join(BOOK_MODELS)}",
+    )
     add_device(parser)
     add_precision(parser, default=None)
     parser.add_argument("--jobs", type=positive_int, default=2, help="models trained at once")
-    parser.add_argument("--epochs", type=positive_int,
-                        help="stop each model after this many epochs (default: its full schedule)")
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="stop each model after this many epochs (default: its full schedule)",
+    )
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--out", type=Path, help="where the weights go (default: "
-                       "$AAE_CHECKPOINTS or ~/.cache/aae_lib/checkpoints)")
-    where.add_argument("--replace-book-weights", action="store_true",
-                       help="overwrite the committed weights")
-    parser.add_argument("--smoke", action="store_true",
-                        help="one epoch of each model on a small subset (what CI runs)")
+    where.add_argument(
+        "--out",
+        type=Path,
+        help="where the weights go (default: $AAE_CHECKPOINTS or ~/.cache/aae_lib/checkpoints)",
+    )
+    where.add_argument(
+        "--replace-book-weights", action="store_true", help="overwrite the committed weights"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one epoch of each model on a small subset (what CI runs)",
+    )
     parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BOOK_MODELS]
@@ -106,9 +153,22 @@ def main(argv: list[str] | None = None) -> int:
         checkpoints.ensure_writable(args.runs / name)
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        rows = pool.starmap(train_one, [(name, args.device, args.runs, out, args.epochs,
-                                         args.smoke, args.precision, args.data_dir)
-                                        for name in names])
+        rows = pool.starmap(
+            train_one,
+            [
+                (
+                    name,
+                    args.device,
+                    args.runs,
+                    out,
+                    args.epochs,
+                    args.smoke,
+                    args.precision,
+                    args.data_dir,
+                )
+                for name in names
+            ],
+        )
     print(report(rows, time.perf_counter() - start, args.jobs))
     return 1 if any("error" in row for row in rows) else 0
 
