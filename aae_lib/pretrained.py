@@ -96,13 +96,19 @@ def load(
     config: TrainConfig | None = None,
 ) -> tuple[AdversarialAutoencoder, dict]:
     """The model saved as ``name`` in float32 on ``device``, and its manifest; its weights
-    must fit ``config`` (default: the book's config of that name).
+    must fit ``config`` (default: the book's config of that name, or for other weights, such
+    as another seed's run of a book model, the config their manifest records).
 
     For a 2-D model the manifest also carries ``code_snapshots``: the codes of the first test
     images after every epoch of training (epochs × images × 2), for watching training happen.
     """
-    config = config or book_config(name)
     path = weights_path(name, folder)
+    if config is None:
+        config = (
+            book_config(name)
+            if name in BOOK_MODELS
+            else TrainConfig.from_dict(checkpoints.read_manifest(path)["config"])
+        )
     expected = {"model": config.model.to_dict()}
     state, manifest = checkpoints.load(
         path, expected, map_location="cpu", defaults={"model": ModelConfig().to_dict()}
@@ -118,6 +124,17 @@ def load(
             f"missing {missing}, unexpected {unexpected}"
         )
     return model.to(device).eval(), manifest
+
+
+def read_result(name: str) -> dict:
+    """The experiment result ``name`` (a JSON file of the clone's ``results/`` folder)."""
+    path = RESULTS_DIR / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise AAEError(f"no result {name!r}: {path} does not exist") from None
+    except json.JSONDecodeError as error:
+        raise AAEError(f"result {path} is damaged: {error}") from None
 
 
 def describe(manifest: dict) -> str:

@@ -213,6 +213,8 @@ BOOK_MODELS = (
     "vae_gmm",
     "label_swiss_roll",
     "clustering_16",
+    "clustering_30",
+    "reduction_20_clusters",
     "reduction_1000_labels",
     "semisupervised_100",
     "semisupervised_all",
