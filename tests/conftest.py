@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-TIERS = ("integration", "mnist", "site")
+TIERS = ("integration", "mnist", "notebooks", "site")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

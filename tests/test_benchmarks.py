@@ -12,6 +12,8 @@ from aae_lib.train import TrainConfig, Trainer
 from benchmarks import bf16_ceiling, precision_check, profile_ours, train_speed
 from benchmarks.baseline import BaselineTrainer, model_kind, torchvision_root
 
+pytestmark = pytest.mark.integration  # trains on tiny data
+
 
 def test_smoke_run_writes_positive_figures(tiny_mnist_dir, tmp_path, capsys):
     path = tmp_path / "speed.json"

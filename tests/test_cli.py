@@ -16,6 +16,8 @@ from aae_lib.cli import reference as cli
 from aae_lib.cli.reference import config_from_args, divergence_advice, main, parse_flags, run_name
 from aae_lib.precision import resolve_precision
 
+pytestmark = pytest.mark.integration  # trains on tiny data
+
 
 @pytest.fixture
 def run(tiny_mnist_dir, tmp_path, capsys):

@@ -5,6 +5,8 @@ from aae_lib.data import MNIST
 from aae_lib.recipes import categorical, paper_semisupervised
 from aae_lib.runners.control import train_classifier_alone
 
+pytestmark = pytest.mark.integration  # trains on tiny data
+
 
 def test_the_control_learns_from_labels_alone_and_picks_its_epoch_on_validation():
     g = torch.Generator().manual_seed(0)

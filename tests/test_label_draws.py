@@ -11,6 +11,8 @@ from aae_lib.recipes import recipe
 from aae_lib.runners import label_draws
 from aae_lib.runners.export import smoke_run
 
+pytestmark = pytest.mark.integration  # trains on tiny data
+
 
 def tiny(seed: int):
     """One quick epoch of the 1000-label recipe on synthetic images (100 labels)."""

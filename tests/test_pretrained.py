@@ -8,6 +8,8 @@ from aae_lib.book.notebook import load_or_train
 from aae_lib.errors import CheckpointError
 from aae_lib.runners import export
 
+pytestmark = pytest.mark.integration  # trains on tiny data
+
 
 @pytest.fixture
 def book_data(tiny_mnist_dir, monkeypatch, tmp_path):

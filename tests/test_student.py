@@ -32,6 +32,7 @@ def test_every_chapter_has_exercises_with_solutions_to_remove():
         assert any(c.cell_type == "code" for c in solutions), f"{path.name} has no code solution"
 
 
+@pytest.mark.notebooks
 def test_edition_has_every_chapter_and_no_solution(edition):
     book = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert [p.name for p in edition] == book
@@ -52,6 +53,7 @@ def test_stub_keeps_the_task_and_drops_the_code():
     assert make_student.stub(source) == "# Exercise 1: do it.\n# Carefully.\n# Your solution here."
 
 
+@pytest.mark.notebooks
 def test_the_student_chapters_run(edition, monkeypatch):
     """Every chapter runs top to bottom with the committed weights (seconds each)."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
