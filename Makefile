@@ -31,9 +31,10 @@ book: $(PY)
 	$(VENV)/bin/jupyter-book build book -W --keep-going
 	@echo "serve it: $(PY) -m http.server --directory book/_build/html"
 
-# The students' edition: the notebooks without their solutions, into build/student.
+# The students' edition, made with nbgrader: an nbgrader course in build/course whose
+# release/ folder holds the chapters without their solutions (the instructor's page says more).
 student: $(PY)
-	$(PY) tools/make_student.py build/student
+	$(PY) tools/student_edition.py build/course
 
 # pytest exits 5 when it collects nothing: that means the suite is broken, so it fails here too.
 PYTEST = tools/pytest_or_fail.sh $(PY) -m pytest

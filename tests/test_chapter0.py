@@ -39,8 +39,11 @@ def notebook_cells() -> list:
 
 
 def chapter_sources() -> list[str]:
-    return [cell.source for cell in notebook_cells()
-            if cell.cell_type == "code" and CHAPTER_TAG in cell.metadata.get("tags", [])]
+    return [
+        cell.source
+        for cell in notebook_cells()
+        if cell.cell_type == "code" and CHAPTER_TAG in cell.metadata.get("tags", [])
+    ]
 
 
 def run_sources(sources: list[str]) -> dict:
@@ -53,8 +56,11 @@ def run_sources(sources: list[str]) -> dict:
 
 def package_networks(trainer: Trainer) -> dict[str, torch.nn.Module]:
     model = trainer.model
-    return {"encoder": model.encoder, "decoder": model.decoder,
-            "discriminator": model.discriminators["z"]}
+    return {
+        "encoder": model.encoder,
+        "decoder": model.decoder,
+        "discriminator": model.discriminators["z"],
+    }
 
 
 def differences(page: dict) -> list[str]:
@@ -63,9 +69,12 @@ def differences(page: dict) -> list[str]:
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (STEPS * BATCH, 784), dtype=torch.uint8, generator=generator)
     labels = torch.arange(len(images)) % 10
-    trainer = Trainer(recipe("unsupervised_gaussian"),
-                      MNIST(images, labels, images[:BATCH], labels[:BATCH]), "cpu",
-                      progress=False)
+    trainer = Trainer(
+        recipe("unsupervised_gaussian"),
+        MNIST(images, labels, images[:BATCH], labels[:BATCH]),
+        "cpu",
+        progress=False,
+    )
     assert trainer.precision == "fp32"
     networks = package_networks(trainer)
     for name, network in networks.items():
@@ -80,8 +89,10 @@ def differences(page: dict) -> list[str]:
         assert len(mine) == len(LOSSES), "train_step returns the three losses"
         for name, value in zip(LOSSES, mine, strict=True):
             if not torch.allclose(value, theirs[name], rtol=LOSS_RTOL, atol=0):
-                found.append(f"step {step}: {name} loss {float(value):.7g} on the page, "
-                             f"{float(theirs[name]):.7g} in the package")
+                found.append(
+                    f"step {step}: {name} loss {float(value):.7g} on the page, "
+                    f"{float(theirs[name]):.7g} in the package"
+                )
         for name, network in networks.items():
             page_weights = page[name].state_dict()
             for key, weights in network.state_dict().items():
@@ -94,8 +105,12 @@ def differences(page: dict) -> list[str]:
 def test_the_page_has_the_package_layers():
     page = run_sources(chapter_sources())
     images, labels = torch.zeros(16, 784, dtype=torch.uint8), torch.arange(16) % 10
-    trainer = Trainer(recipe("unsupervised_gaussian"), MNIST(images, labels, images, labels),
-                      "cpu", progress=False)
+    trainer = Trainer(
+        recipe("unsupervised_gaussian"),
+        MNIST(images, labels, images, labels),
+        "cpu",
+        progress=False,
+    )
     for name, network in package_networks(trainer).items():
         shapes = {key: value.shape for key, value in network.state_dict().items()}
         assert {key: value.shape for key, value in page[name].state_dict().items()} == shapes
@@ -107,19 +122,32 @@ def test_the_page_trains_like_the_package():
 
 # Bugs a page could have: (what, text of the page, its broken replacement).
 BROKEN_PAGES = [
-    ("discriminator loss without the factor 2",
-     "return 2 * F.binary_cross_entropy_with_logits", "return F.binary_cross_entropy_with_logits"),
-    ("real and fake targets swapped",
-     "torch.cat([torch.ones(len(prior_samples)), torch.zeros(len(codes))])",
-     "torch.cat([torch.zeros(len(prior_samples)), torch.ones(len(codes))])"),
-    ("generator trained towards 'fake'",
-     "F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))",
-     "F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))"),
-    ("reconstruction summed over the batch",
-     "0.5 * (decoded - images).square().sum(1).mean()", "0.5 * (decoded - images).square().sum()"),
-    ("the generator's optimiser also moves the discriminator",
-     '"generator": torch.optim.Adam(encoder.parameters(), **adam)',
-     '"generator": torch.optim.Adam([*encoder.parameters(), *discriminator.parameters()], **adam)'),
+    (
+        "discriminator loss without the factor 2",
+        "return 2 * F.binary_cross_entropy_with_logits",
+        "return F.binary_cross_entropy_with_logits",
+    ),
+    (
+        "real and fake targets swapped",
+        "torch.cat([torch.ones(len(prior_samples)), torch.zeros(len(codes))])",
+        "torch.cat([torch.zeros(len(prior_samples)), torch.ones(len(codes))])",
+    ),
+    (
+        "generator trained towards 'fake'",
+        "F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))",
+        "F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))",
+    ),
+    (
+        "reconstruction summed over the batch",
+        "0.5 * (decoded - images).square().sum(1).mean()",
+        "0.5 * (decoded - images).square().sum()",
+    ),
+    (
+        "the generator's optimiser also moves the discriminator",
+        '"generator": torch.optim.Adam(encoder.parameters(), **adam)',
+        '"generator": torch.optim.Adam('
+        "[*encoder.parameters(), *discriminator.parameters()], **adam)",
+    ),
     ("Adam's default beta1", "betas=(0.5, 0.999)", "betas=(0.9, 0.999)"),
     ("codes not detached for the discriminator", "codes.detach()", "codes"),
 ]
@@ -139,8 +167,11 @@ def test_a_broken_page_is_caught(what, text, broken):
 
 # ----------------------------------------------------------------------------- exercises
 def nbgrader_cell(grade_id: str):
-    cells = [cell for cell in notebook_cells()
-             if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    cells = [
+        cell
+        for cell in notebook_cells()
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    ]
     assert len(cells) == 1, f"one cell with grade_id {grade_id}"
     return cells[0]
 
@@ -148,12 +179,13 @@ def nbgrader_cell(grade_id: str):
 def with_answer(solution: str, answer: str) -> str:
     """The solution cell with the lines between its markers replaced by ``answer``, as
     nbgrader replaces them by its stub."""
-    match = re.search(r"^( *)### BEGIN SOLUTION\n.*?^ *### END SOLUTION\n?", solution,
-                      re.MULTILINE | re.DOTALL)
+    match = re.search(
+        r"^( *)### BEGIN SOLUTION\n.*?^ *### END SOLUTION\n?", solution, re.MULTILINE | re.DOTALL
+    )
     assert match, "the solution has ### BEGIN SOLUTION / ### END SOLUTION markers"
     indent = match.group(1)
     lines = "".join(f"{indent}{line}\n" for line in answer.splitlines())
-    return solution[:match.start()] + lines + solution[match.end():]
+    return solution[: match.start()] + lines + solution[match.end() :]
 
 
 def run_check(grade_id: str, answer: str | None = None) -> None:
@@ -168,13 +200,16 @@ def run_check(grade_id: str, answer: str | None = None) -> None:
 EXERCISES = ("ex1-discriminator-loss", "ex2-optimizers", "ex3-saturating")
 
 
-def optimizers(reconstruction: str, discriminator: str, generator: str,
-               settings: str = "**settings") -> str:
+def optimizers(
+    reconstruction: str, discriminator: str, generator: str, settings: str = "**settings"
+) -> str:
     """An answer to exercise 2: Adam over each of the three lists of parameters."""
-    return ("settings = dict(lr=2e-4, betas=(0.5, 0.999))\n"
-            f"return (torch.optim.Adam({reconstruction}, {settings}),\n"
-            f"        torch.optim.Adam({discriminator}, {settings}),\n"
-            f"        torch.optim.Adam({generator}, {settings}))")
+    return (
+        "settings = dict(lr=2e-4, betas=(0.5, 0.999))\n"
+        f"return (torch.optim.Adam({reconstruction}, {settings}),\n"
+        f"        torch.optim.Adam({discriminator}, {settings}),\n"
+        f"        torch.optim.Adam({generator}, {settings}))"
+    )
 
 
 AUTOENCODER = "[*encoder.parameters(), *decoder.parameters()]"
@@ -183,41 +218,88 @@ ENCODER_AND_DISCRIMINATOR = "[*encoder.parameters(), *discriminator.parameters()
 
 # (exercise, what, answer, words of the check's message)
 WRONG_ANSWERS = [
-    ("ex1-discriminator-loss", "swapped targets",
-     "return (-F.logsigmoid(-discriminator(prior_samples)).mean()\n"
-     "        - F.logsigmoid(discriminator(codes.detach())).mean())", "swapped"),
-    ("ex1-discriminator-loss", "no detach",
-     "return (-F.logsigmoid(discriminator(prior_samples)).mean()\n"
-     "        - F.logsigmoid(-discriminator(codes)).mean())", "detach"),
-    ("ex1-discriminator-loss", "average instead of sum (factor 2 missing)",
-     "return (-F.logsigmoid(discriminator(prior_samples)).mean()\n"
-     "        - F.logsigmoid(-discriminator(codes.detach())).mean()) / 2", "half"),
-    ("ex1-discriminator-loss", "computed without a gradient",
-     "with torch.no_grad():\n"
-     "    return discriminator_loss(discriminator, prior_samples, codes)", "gradient"),
-    ("ex2-optimizers", "encoder in the discriminator's optimiser",
-     optimizers(AUTOENCODER, ENCODER_AND_DISCRIMINATOR, ENCODER), "discriminator step"),
-    ("ex2-optimizers", "discriminator in the generator's optimiser",
-     optimizers(AUTOENCODER, DISCRIMINATOR, ENCODER_AND_DISCRIMINATOR), "generator step"),
-    ("ex2-optimizers", "decoder missing from reconstruction",
-     optimizers(ENCODER, DISCRIMINATOR, ENCODER), "misses"),
-    ("ex2-optimizers", "Adam's default betas",
-     optimizers(AUTOENCODER, DISCRIMINATOR, ENCODER, settings="lr=2e-4"), "betas"),
-    ("ex3-saturating", "sign flipped", "return -F.logsigmoid(-discriminator(codes)).mean()",
-     "sign"),
-    ("ex3-saturating", "the non-saturating loss",
-     "return -F.logsigmoid(discriminator(codes)).mean()", "expected"),
-    ("ex3-saturating", "log D instead of log(1 - D)",
-     "return F.logsigmoid(discriminator(codes)).mean()", "expected"),
+    (
+        "ex1-discriminator-loss",
+        "swapped targets",
+        "return (-F.logsigmoid(-discriminator(prior_samples)).mean()\n"
+        "        - F.logsigmoid(discriminator(codes.detach())).mean())",
+        "swapped",
+    ),
+    (
+        "ex1-discriminator-loss",
+        "no detach",
+        "return (-F.logsigmoid(discriminator(prior_samples)).mean()\n"
+        "        - F.logsigmoid(-discriminator(codes)).mean())",
+        "detach",
+    ),
+    (
+        "ex1-discriminator-loss",
+        "average instead of sum (factor 2 missing)",
+        "return (-F.logsigmoid(discriminator(prior_samples)).mean()\n"
+        "        - F.logsigmoid(-discriminator(codes.detach())).mean()) / 2",
+        "half",
+    ),
+    (
+        "ex1-discriminator-loss",
+        "computed without a gradient",
+        "with torch.no_grad():\n    return discriminator_loss(discriminator, prior_samples, codes)",
+        "gradient",
+    ),
+    (
+        "ex2-optimizers",
+        "encoder in the discriminator's optimiser",
+        optimizers(AUTOENCODER, ENCODER_AND_DISCRIMINATOR, ENCODER),
+        "discriminator step",
+    ),
+    (
+        "ex2-optimizers",
+        "discriminator in the generator's optimiser",
+        optimizers(AUTOENCODER, DISCRIMINATOR, ENCODER_AND_DISCRIMINATOR),
+        "generator step",
+    ),
+    (
+        "ex2-optimizers",
+        "decoder missing from reconstruction",
+        optimizers(ENCODER, DISCRIMINATOR, ENCODER),
+        "misses",
+    ),
+    (
+        "ex2-optimizers",
+        "Adam's default betas",
+        optimizers(AUTOENCODER, DISCRIMINATOR, ENCODER, settings="lr=2e-4"),
+        "betas",
+    ),
+    (
+        "ex3-saturating",
+        "sign flipped",
+        "return -F.logsigmoid(-discriminator(codes)).mean()",
+        "sign",
+    ),
+    (
+        "ex3-saturating",
+        "the non-saturating loss",
+        "return -F.logsigmoid(discriminator(codes)).mean()",
+        "expected",
+    ),
+    (
+        "ex3-saturating",
+        "log D instead of log(1 - D)",
+        "return F.logsigmoid(discriminator(codes)).mean()",
+        "expected",
+    ),
 ]
 
 
 @pytest.mark.parametrize("grade_id", EXERCISES)
 def test_exercise_cells_follow_nbgrader(grade_id):
     solution, check = nbgrader_cell(grade_id), nbgrader_cell(f"{grade_id}-check")
-    assert solution.metadata["nbgrader"] == {"solution": True, "grade": False,
-                                             "grade_id": grade_id, "locked": False,
-                                             "schema_version": 3}
+    assert solution.metadata["nbgrader"] == {
+        "solution": True,
+        "grade": False,
+        "grade_id": grade_id,
+        "locked": False,
+        "schema_version": 3,
+    }
     assert "hide-cell" in solution.metadata["tags"]
     assert check.metadata["nbgrader"]["grade"] and check.metadata["nbgrader"]["locked"]
     assert check.metadata["nbgrader"]["points"] == 1
@@ -234,8 +316,9 @@ def test_check_fails_on_the_nbgrader_stub(grade_id):
         run_check(grade_id, "# YOUR CODE HERE\nraise NotImplementedError()")
 
 
-@pytest.mark.parametrize("grade_id, what, answer, message", WRONG_ANSWERS,
-                         ids=[f"{w[0]}: {w[1]}" for w in WRONG_ANSWERS])
+@pytest.mark.parametrize(
+    "grade_id, what, answer, message", WRONG_ANSWERS, ids=[f"{w[0]}: {w[1]}" for w in WRONG_ANSWERS]
+)
 def test_check_fails_on_a_wrong_answer(grade_id, what, answer, message):
     with pytest.raises(AssertionError, match=message):
         run_check(grade_id, answer)

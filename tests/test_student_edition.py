@@ -52,6 +52,7 @@ def test_every_chapter_has_a_coding_exercise_with_a_check():
             )
 
 
+@pytest.mark.notebooks
 def test_the_students_edition_holds_no_answer_and_a_cell_for_every_exercise(course):
     for name in CHAPTERS:
         source = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
@@ -81,6 +82,7 @@ def scores(course: Path, chapter: str) -> dict[str, float]:
     return dict(rows)
 
 
+@pytest.mark.notebooks
 def test_autograding_passes_a_solved_chapter_and_fails_an_unsolved_one(course, monkeypatch):
     monkeypatch.setenv("AAE_SMOKE", "1")  # the chapter's training cell runs a few steps
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
