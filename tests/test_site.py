@@ -298,3 +298,45 @@ def test_training_replay_slider_changes_the_codes_shown(
         assert replays_seen, "no page of the book holds a training replay"
     elif not replays_seen:
         pytest.skip("no page of the book holds a training replay yet")
+
+
+def solution_cells(notebook: Path) -> tuple[int, int]:
+    """How many code and written solutions (nbgrader's solution cells) a chapter holds."""
+    import nbformat
+
+    cells = [
+        c
+        for c in nbformat.read(notebook, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    ]
+    return (
+        sum(c.cell_type == "code" for c in cells),
+        sum(c.cell_type == "markdown" for c in cells),
+    )
+
+
+def test_solutions_stay_hidden_until_the_reader_opens_them(browser, base_url: str):
+    """Code, outputs and written answers of every solution are collapsed; opening shows them."""
+    checked = 0
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code, written = solution_cells(notebook)
+        page, _ = open_page(browser, f"{base_url}notebooks/{notebook.stem}.html")
+        hidden_cells = page.locator(".cell.tag_hide-cell")
+        assert hidden_cells.count() >= code, f"{notebook.stem}: a code solution is not hidden"
+        for index in range(hidden_cells.count()):
+            cell = hidden_cells.nth(index)
+            content = cell.locator(".cell_input, .cell_output")
+            assert not any(content.nth(i).is_visible() for i in range(content.count())), (
+                f"{notebook.stem}: hidden cell {index} shows its code or output"
+            )
+            cell.locator("summary").first.click()
+            assert content.first.is_visible(), f"{notebook.stem}: cell {index} does not open"
+        answers = page.locator("details:has(> summary:text-matches('Answer|Discussion'))")
+        assert answers.count() >= written, f"{notebook.stem}: a written answer is not hidden"
+        for index in range(answers.count()):
+            answer = answers.nth(index)
+            assert answer.get_attribute("open") is None, f"{notebook.stem}: answer {index} open"
+            assert not answer.locator("> :not(summary)").first.is_visible()
+        checked += code + written
+        page.context.close()
+    assert checked, "no chapter has a solution to hide"
