@@ -29,6 +29,7 @@ from ..errors import AAEError, TrainingDiverged
 from ..priors import PRIOR_NAMES
 from ..recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised, unsupervised
 from ..train import REFERENCE_WEIGHTS, TrainConfig, Trainer, plural, resolve_device
+from .args import UsageError, whole_number
 from .figures import draw_codes, draw_samples
 
 WEIGHT_FLAGS = {
@@ -98,10 +99,6 @@ NOISE_STD = 0.3  # --noise, in [0, 1] pixel units (the reference's 0.6 in [-1, 1
 PAPER_LRS = "0.01 for reconstruction, 0.1 for the adversarial and classification phases"
 
 
-class UsageError(AAEError):
-    """Flags that contradict each other or do not apply: exit code 2, like argparse's errors."""
-
-
 class OneLineErrorParser(argparse.ArgumentParser):
     """Bad flags end in one line naming the problem, not a usage dump."""
 
@@ -110,19 +107,6 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 # ----------------------------------------------------------------------------- number flags
-def whole_number(minimum: int, meaning: str = "") -> Callable[[str], int]:
-    """An argparse type: an integer of at least ``minimum``; argparse names the flag."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}{meaning}, not {value}")
-        return value
-
-    return parse
 
 
 def real_number(text: str) -> float:
