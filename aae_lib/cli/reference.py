@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -29,7 +28,7 @@ from ..errors import AAEError, TrainingDiverged
 from ..priors import PRIOR_NAMES
 from ..recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised, unsupervised
 from ..train import REFERENCE_WEIGHTS, TrainConfig, Trainer, plural, resolve_device
-from .args import UsageError, whole_number
+from .args import UsageError, keep_probability, positive_rate, whole_number
 from .figures import draw_codes, draw_samples
 
 WEIGHT_FLAGS = {
@@ -107,31 +106,6 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 # ----------------------------------------------------------------------------- number flags
-
-
-def real_number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-
-
-def positive_rate(text: str) -> float:
-    """Learning rates and loss weights: 0 trains nothing, nan, inf or < 0 wrecks the model."""
-    value = real_number(text)
-    if not (math.isfinite(value) and value > 0):
-        why = " (0 would train nothing)" if value == 0 else ""
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}{why}")
-    return value
-
-
-def keep_probability(text: str) -> float:
-    value = real_number(text)
-    if not 0 < value <= 1:  # also false for nan
-        raise argparse.ArgumentTypeError(
-            f"is a keep probability: it must be in (0, 1], 1 meaning no dropout; not {text}"
-        )
-    return value
 
 
 def label_count(text: str) -> int | str:
