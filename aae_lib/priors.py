@@ -8,7 +8,7 @@ has: a new prior is a class here, an entry in ``PRIORS`` and a recipe.
 
 Every prior samples on the device of its generator, so training never moves samples between
 host and accelerator. Labels follow one convention throughout the package: 0..9 are digits,
-``UNLABELED`` (10) marks an image whose label the model may not use.
+``UNLABELED`` (10, defined in ``data``) marks an image whose label the model may not use.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 
 import torch
 
-UNLABELED = 10
+from .data import N_CLASSES, UNLABELED
 
 
 class Prior:
@@ -104,7 +104,7 @@ class PinwheelMixture(Prior):
     def __init__(
         self,
         ncode: int = 2,
-        n_components: int = 10,
+        n_components: int = N_CLASSES,
         radius: float = 1.4,
         radial_std: float = 0.5,
         tangential_std: float = 0.1,
@@ -230,14 +230,14 @@ class SwissRoll(Prior):
         labels = labels.to(generator.device)
         offset = torch.rand(labels.shape, generator=generator, device=generator.device)
         whole = torch.rand(labels.shape, generator=generator, device=generator.device)
-        position = torch.where(labels == UNLABELED, whole, (labels + offset) / 10)
+        position = torch.where(labels == UNLABELED, whole, (labels + offset) / N_CLASSES)
         return self.roll(position, generator)
 
 
 class CategoricalPrior:
     """Uniform one-hot vectors, imposed on the semi-supervised model's class head."""
 
-    def __init__(self, n_classes: int = 10):
+    def __init__(self, n_classes: int = N_CLASSES):
         self.n_classes = n_classes
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -20,8 +20,8 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-from aae_lib.data import MNIST_SHA256, balanced_subset
-from aae_lib.models import N_CLASSES, AdversarialAutoencoder, ModelConfig
+from aae_lib.data import MNIST_SHA256, N_CLASSES, balanced_subset
+from aae_lib.models import AdversarialAutoencoder, ModelConfig
 from aae_lib.train import TrainConfig
 
 LR = 2e-4

@@ -55,7 +55,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from aae_lib.data import MNIST, batch_indices, find_mnist, read_idx
+from aae_lib.data import MNIST, N_CLASSES, batch_indices, find_mnist, read_idx
 from aae_lib.precision import DTYPES, cpu_flags, cpu_model, native_bf16
 from aae_lib.recipes import label_conditioned, reference_semisupervised, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
@@ -101,8 +101,8 @@ def kind_config(kind: str, train_labels: torch.Tensor, options: dict | None = No
     """
     config = dataclasses.replace(KINDS[kind], batch_size=BATCH_SIZE)
     if config.n_labeled is not None:
-        fewest = int(torch.bincount(train_labels, minlength=10).min())
-        config = dataclasses.replace(config, n_labeled=min(config.n_labeled, 10 * fewest))
+        fewest = int(torch.bincount(train_labels, minlength=N_CLASSES).min())
+        config = dataclasses.replace(config, n_labeled=min(config.n_labeled, N_CLASSES * fewest))
     return dataclasses.replace(config, **(options or {}))
 
 

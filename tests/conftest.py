@@ -15,6 +15,8 @@ from typing import NoReturn
 import pytest
 import torch
 
+from aae_lib.data import IMAGE_SIDE, N_CLASSES
+
 CHROMIUM = os.environ.get("AAE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -81,8 +83,10 @@ def tiny_mnist_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "tiny_mnist"
     generator = torch.Generator().manual_seed(0)
     for prefix, count in (("train", 50), ("t10k", 20)):
-        images = torch.randint(0, 256, (count, 28, 28), dtype=torch.uint8, generator=generator)
-        labels = (torch.arange(count) % 10).to(torch.uint8)
+        images = torch.randint(
+            0, 256, (count, IMAGE_SIDE, IMAGE_SIDE), dtype=torch.uint8, generator=generator
+        )
+        labels = (torch.arange(count) % N_CLASSES).to(torch.uint8)
         data.write_idx(directory / f"{prefix}-images-idx3-ubyte", images)
         data.write_idx(directory / f"{prefix}-labels-idx1-ubyte", labels)
     monkeypatch.setattr(

@@ -85,6 +85,10 @@ def test_show_draws_a_runs_figures(aae, tmp_path):
             "--set ncode: 'two' is not a whole number",
         ),
         (["train", "vae_gaussian", "--set", "colour=red"], "no field 'colour'"),
+        (
+            ["train", "vae_gaussian", "--set", "pixel_range=bytes"],
+            "--set pixel_range: 'bytes' is not one of signed, unit",
+        ),
         (["train", "unsupervised_gmm", "--set", "mixture_radius=inf"], "mixture_radius must be a"),
         (["train", "vae_gaussian", "--set", "lr=nan"], "'nan' is not a number"),
         (

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from aae_lib.data import find_mnist, load_mnist
+from aae_lib.data import IMAGE_SIZE, find_mnist, load_mnist
 from aae_lib.precision import cpu_model
 from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
 from aae_lib.train import TrainConfig, Trainer
@@ -85,7 +85,7 @@ def test_step_flops_match_the_count_by_hand(tiny_mnist_dir):
     """The FLOP counter sees every product of Fig 2's step, forward and backward, and no more:
     no input gradient for the image, none for the discriminator's weights in the generator step.
     """
-    batch, image, hidden, code = 50, 784, 32, 2
+    batch, image, hidden, code = 50, IMAGE_SIZE, 32, 2
     config = TrainConfig(model=unsupervised("gmm", hidden=hidden), batch_size=128, precision="fp32")
     trainer = Trainer(config, load_mnist(tiny_mnist_dir), "cpu", progress=False)
 

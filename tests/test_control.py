@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from aae_lib.data import MNIST
+from aae_lib.data import IMAGE_SIZE, MNIST, N_CLASSES
 from aae_lib.recipes import categorical, paper_semisupervised
 from aae_lib.runners.control import train_classifier_alone
 
@@ -10,9 +10,9 @@ pytestmark = pytest.mark.integration  # trains on tiny data
 
 def test_the_control_learns_from_labels_alone_and_picks_its_epoch_on_validation():
     g = torch.Generator().manual_seed(0)
-    labels = torch.arange(12_000) % 10
-    patterns = torch.rand(10, 784, generator=g)
-    images = 255 * (0.6 * patterns[labels] + 0.4 * torch.rand(12_000, 784, generator=g))
+    labels = torch.arange(12_000) % N_CLASSES
+    patterns = torch.rand(10, IMAGE_SIZE, generator=g)
+    images = 255 * (0.6 * patterns[labels] + 0.4 * torch.rand(12_000, IMAGE_SIZE, generator=g))
     data = MNIST(images.to(torch.uint8), labels, images[:500].to(torch.uint8), labels[:500])
     config = paper_semisupervised(
         model=categorical(hidden=32, pixel_range="unit"),
@@ -50,8 +50,8 @@ def test_the_control_command_writes_every_label_draw_and_their_spread(tmp_path, 
 
 def test_the_control_keeps_checkpoints_and_resumes_to_the_same_result(tmp_path):
     g = torch.Generator().manual_seed(0)
-    labels = torch.arange(10_200) % 10
-    images = (255 * torch.rand(10_200, 784, generator=g)).to(torch.uint8)
+    labels = torch.arange(10_200) % N_CLASSES
+    images = (255 * torch.rand(10_200, IMAGE_SIZE, generator=g)).to(torch.uint8)
     data = MNIST(images, labels, images[:50], labels[:50])
     config = paper_semisupervised(
         model=categorical(hidden=16, pixel_range="unit"),

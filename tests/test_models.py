@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from aae_lib.data import IMAGE_SIZE
 from aae_lib.models import AdversarialAutoencoder, Adversary, ModelConfig, label_condition
 from aae_lib.recipes import categorical, label_conditioned, supervised, unsupervised
 
@@ -13,7 +14,7 @@ MODELS = {
 
 
 def images(n=6):
-    return torch.randint(0, 256, (n, 784), dtype=torch.uint8)
+    return torch.randint(0, 256, (n, IMAGE_SIZE), dtype=torch.uint8)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -24,8 +25,8 @@ def test_every_model_encodes_decodes_and_samples(name):
     codes = model.encode(x)
     assert codes.shape == (6, 2)
     out = model.reconstruct(x, torch.arange(6))
-    assert out.shape == (6, 784)
-    assert model.sample(5, torch.Generator().manual_seed(0)).shape == (5, 784)
+    assert out.shape == (6, IMAGE_SIZE)
+    assert model.sample(5, torch.Generator().manual_seed(0)).shape == (5, IMAGE_SIZE)
 
 
 def test_label_discriminator_sees_eleven_classes():
@@ -53,7 +54,7 @@ def test_supervised_decoder_needs_labels_and_semi_has_two_discriminators():
     assert set(semi.discriminators) == {"z", "y"}
     assert semi.classify(semi.prepare(images())).shape == (6, 10)
     with pytest.raises(ValueError, match="no categorical head"):
-        model.classify(torch.zeros(1, 784))
+        model.classify(torch.zeros(1, IMAGE_SIZE))
 
 
 def test_a_clustering_model_is_a_configuration_with_more_classes():

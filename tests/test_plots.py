@@ -12,10 +12,11 @@ import torch
 from matplotlib.figure import Figure
 
 from aae_lib.book import plots
+from aae_lib.data import IMAGE_SIDE, IMAGE_SIZE, N_CLASSES
 
 matplotlib.use("Agg")
 
-TILE = 28
+TILE = IMAGE_SIDE
 STEP = TILE + 1  # one tile plus its 1-pixel gap
 
 
@@ -96,11 +97,11 @@ def test_image_grid_accepts_gpu_tensors():
         (torch.zeros(4, 783), 2, "signed", r"shape \(N, 784\)"),
         (torch.zeros(4, 3, TILE, TILE), 2, "signed", r"shape \(N, 784\)"),
         (torch.zeros(784), 1, "signed", r"shape \(N, 784\)"),
-        (torch.zeros(0, 784), 1, "signed", "no images"),
+        (torch.zeros(0, IMAGE_SIZE), 1, "signed", "no images"),
         (torch.zeros(3, 0), 1, "signed", "no images"),
-        (torch.zeros(6, 784), 4, "signed", "cannot fill 4 rows"),
-        (torch.zeros(6, 784), 0, "signed", "cannot fill 0 rows"),
-        (torch.zeros(6, 784), 2, "0-255", "pixel_range must be one of"),
+        (torch.zeros(6, IMAGE_SIZE), 4, "signed", "cannot fill 4 rows"),
+        (torch.zeros(6, IMAGE_SIZE), 0, "signed", "cannot fill 0 rows"),
+        (torch.zeros(6, IMAGE_SIZE), 2, "0-255", "pixel_range must be one of"),
     ],
 )
 def test_image_grid_rejects_bad_input(images, nrow, pixel_range, message):
@@ -212,7 +213,7 @@ def test_style_grid_transposed_puts_one_style_per_row():
 
 def test_style_grid_rejects_images_that_do_not_split_into_digits():
     with pytest.raises(ValueError, match="do not split into 10 digits"):
-        plots.style_grid(torch.zeros(25, 784))
+        plots.style_grid(torch.zeros(25, IMAGE_SIZE))
 
 
 # component_manifolds
@@ -339,7 +340,7 @@ def small_figures() -> dict[str, Callable[..., Figure]]:
     images = unit_images(4)
     return {
         "latent_scatter": lambda path: plots.latent_scatter(
-            torch.randn(40, 2), torch.arange(40) % 10, path=path
+            torch.randn(40, 2), torch.arange(40) % N_CLASSES, path=path
         ),
         "image_grid": lambda path: plots.image_grid(images, nrow=2, path=path),
         "style_grid": lambda path: plots.style_grid(images, n_digits=2, path=path),

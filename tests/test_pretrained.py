@@ -5,6 +5,7 @@ import torch
 
 from aae_lib import pretrained
 from aae_lib.book.notebook import load_or_train
+from aae_lib.data import IMAGE_SIZE
 from aae_lib.errors import CheckpointError
 from aae_lib.runners import export
 
@@ -41,7 +42,7 @@ def test_smoke_training_exports_int8_weights_that_load(book_data, capsys):
         trained[error], rel=0.01
     )
     assert path.stat().st_size < 4 * 2**20
-    assert model.decode(torch.zeros(1, 2)).shape == (1, 784)
+    assert model.decode(torch.zeros(1, 2)).shape == (1, IMAGE_SIZE)
 
 
 def test_quantize_keeps_each_row_within_half_a_step():
@@ -113,7 +114,7 @@ def test_replacing_the_book_weights_takes_its_flag(book_data):
         ]
     )
     model, _ = pretrained.load("unsupervised_gmm", folder=book_data / "committed")
-    assert model.decode(torch.zeros(1, 2)).shape == (1, 784)
+    assert model.decode(torch.zeros(1, 2)).shape == (1, IMAGE_SIZE)
     with pytest.raises(SystemExit):  # one destination or the other, not both
         export.main(
             ["unsupervised_gmm", "--out", str(book_data / "mine"), "--replace-book-weights"]

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
+from aae_lib.data import N_CLASSES, UNLABELED
 from aae_lib.priors import (
-    UNLABELED,
     CategoricalPrior,
     GaussianPrior,
     PinwheelMixture,
@@ -40,12 +40,12 @@ def test_pinwheel_components_sit_on_the_circle_with_their_shape():
 
 def test_pinwheel_labels_choose_components_and_unlabeled_uses_all():
     prior = PinwheelMixture()
-    labels = torch.arange(10).repeat(500)
+    labels = torch.arange(N_CLASSES).repeat(500)
     z = prior.sample_for_labels(labels, generator())
     # Tangential spread is small, so nearly every sample lies nearest its own component.
     assert (prior.nearest_component(z) == labels).float().mean() > 0.9
     unlabeled = prior.sample_for_labels(torch.full((5000,), UNLABELED), generator())
-    counts = torch.bincount(prior.nearest_component(unlabeled), minlength=10)
+    counts = torch.bincount(prior.nearest_component(unlabeled), minlength=N_CLASSES)
     assert counts.min() > 350
 
 
@@ -80,7 +80,7 @@ def test_swiss_roll_sections_follow_labels():
 
 def test_swiss_roll_names_the_tenth_of_the_roll_a_code_lies_on():
     prior = SwissRoll()
-    labels = torch.arange(10).repeat_interleave(500)
+    labels = torch.arange(N_CLASSES).repeat_interleave(500)
     samples = prior.sample_for_labels(labels, generator())
     # Only noise near the border of two tenths crosses it.
     assert (prior.nearest_component(samples) == labels).float().mean() > 0.9

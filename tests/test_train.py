@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from aae_lib import checkpoints, evaluate
-from aae_lib.data import MNIST
+from aae_lib.data import IMAGE_SIZE, MNIST, N_CLASSES
 from aae_lib.errors import CheckpointError, TrainingDiverged
 from aae_lib.models import AdversarialAutoencoder, ModelConfig
 from aae_lib.phases import cluster_head_penalty
@@ -36,9 +36,9 @@ def tiny():
     g = torch.Generator().manual_seed(0)
 
     def split(n):
-        labels = torch.arange(n) % 10
-        base = torch.rand(10, 784, generator=g)
-        images = 255 * (0.7 * base[labels] + 0.3 * torch.rand(n, 784, generator=g))
+        labels = torch.arange(n) % N_CLASSES
+        base = torch.rand(10, IMAGE_SIZE, generator=g)
+        images = 255 * (0.7 * base[labels] + 0.3 * torch.rand(n, IMAGE_SIZE, generator=g))
         return images.to(torch.uint8), labels
 
     train_images, train_labels = split(200)
@@ -94,10 +94,10 @@ def test_the_four_models_train_exactly_as_before_the_restructuring(tiny, name):
 
 def test_component_agreement_counts_codes_in_their_own_digits_component():
     prior = label_conditioned("gmm").make_prior()
-    labels = torch.arange(10).repeat(20)
+    labels = torch.arange(N_CLASSES).repeat(20)
     own = prior.sample_for_labels(labels, torch.Generator().manual_seed(0))
     assert evaluate.component_agreement(own, labels, prior) > 0.95
-    shifted = prior.sample_for_labels((labels + 1) % 10, torch.Generator().manual_seed(0))
+    shifted = prior.sample_for_labels((labels + 1) % N_CLASSES, torch.Generator().manual_seed(0))
     assert evaluate.component_agreement(shifted, labels, prior) < 0.05
 
 
@@ -250,7 +250,7 @@ def test_a_batch_norm_encoder_uses_its_running_statistics_in_evaluation(tiny):
 
 def test_input_dropout_zeroes_about_its_share_of_pixels_and_rescales_the_rest(tiny):
     trainer = Trainer(clustering_config(), tiny, progress=False)
-    images = torch.full((100, 784), 0.5)
+    images = torch.full((100, IMAGE_SIZE), 0.5)
     dropped = trainer._noisy(images)
     zeroed = (dropped == 0).float().mean().item()
     assert zeroed == pytest.approx(0.2, abs=0.01)
@@ -335,8 +335,8 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny, tmp_pa
 
 def test_an_exploding_learning_rate_is_caught_within_the_epoch_and_nothing_is_saved(tmp_path):
     g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (3200, 784), dtype=torch.uint8, generator=g)
-    labels = torch.arange(3200) % 10
+    images = torch.randint(0, 256, (3200, IMAGE_SIZE), dtype=torch.uint8, generator=g)
+    labels = torch.arange(3200) % N_CLASSES
     data = MNIST(images, labels, images[:100], labels[:100])
     trainer = Trainer(config(epochs=1, lr=1e3), data, save_dir=tmp_path, progress=False)
     with pytest.raises(TrainingDiverged, match="step 49:.*no checkpoint was written"):

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from aae_lib import pretrained
+from aae_lib.data import IMAGE_SIZE
 from aae_lib.runners import train_book
 
 pytestmark = pytest.mark.mnist
@@ -32,7 +33,7 @@ def test_every_book_model_trains_in_parallel_processes_and_exports(tmp_path, cap
         assert row.split()[1] == "1" and row.endswith("cpu")
         model, manifest = pretrained.load(name, folder=tmp_path / "out")
         assert manifest["epochs_done"] == 1 and "smoke subset" in manifest["schedule"]
-        assert torch.isfinite(model.encode(torch.zeros(1, 784))).all()
+        assert torch.isfinite(model.encode(torch.zeros(1, IMAGE_SIZE))).all()
         # a smoke run with a validation split keeps it, and measures what the full run does
         validated = pretrained.book_config(name).validation
         assert ("reconstruction_error/validation" in manifest["history"]) == validated

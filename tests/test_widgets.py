@@ -9,18 +9,21 @@ import torch
 from PIL import Image
 
 from aae_lib.book.widgets import LatentExplorer, grid_values
+from aae_lib.data import IMAGE_SIDE, IMAGE_SIZE, N_CLASSES
 
 
 def fake_decode(codes: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] that encode their code: left half from z1, right half from z2."""
-    left = torch.tanh(codes[:, :1]).expand(-1, 14)
-    right = torch.tanh(codes[:, 1:]).expand(-1, 14)
-    return torch.cat([left, right], dim=1).repeat(1, 28)
+    left = torch.tanh(codes[:, :1]).expand(-1, IMAGE_SIDE // 2)
+    right = torch.tanh(codes[:, 1:]).expand(-1, IMAGE_SIDE // 2)
+    return torch.cat([left, right], dim=1).repeat(1, IMAGE_SIDE)
 
 
 def expected_pixels(z1: float, z2: float) -> np.ndarray:
     """What the explorer should store for fake_decode at (z1, z2): uint8, [-1, 1] -> [0, 255]."""
-    image = fake_decode(torch.tensor([[z1, z2]], dtype=torch.float32)).reshape(28, 28)
+    image = fake_decode(torch.tensor([[z1, z2]], dtype=torch.float32)).reshape(
+        IMAGE_SIDE, IMAGE_SIDE
+    )
     return ((image + 1) / 2 * 255).round().to(torch.uint8).numpy()
 
 
@@ -34,12 +37,13 @@ def png_pixels(data_url: str) -> np.ndarray:
 def test_sprite_holds_the_decoded_grid():
     explorer = LatentExplorer.from_decoder(fake_decode, limit=2.0, steps=5, live=False)
     sheet = png_pixels(explorer.sprite)
-    assert sheet.shape == (5 * 28, 5 * 28) and sheet.dtype == np.uint8
+    assert sheet.shape == (5 * IMAGE_SIDE, 5 * IMAGE_SIDE) and sheet.dtype == np.uint8
     grid = grid_values(2.0, 5).tolist()
     assert grid == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    side = IMAGE_SIDE
     for row, z2 in enumerate(grid):
         for column, z1 in enumerate(grid):
-            tile = sheet[row * 28 : (row + 1) * 28, column * 28 : (column + 1) * 28]
+            tile = sheet[row * side : (row + 1) * side, column * side : (column + 1) * side]
             np.testing.assert_array_equal(tile, expected_pixels(z1, z2))
 
 
@@ -75,7 +79,7 @@ def test_static_mode_never_decodes_again():
 
 def test_unit_pixel_range_is_not_rescaled():
     def unit_decode(codes: torch.Tensor) -> torch.Tensor:
-        return torch.full((len(codes), 784), 0.5)
+        return torch.full((len(codes), IMAGE_SIZE), 0.5)
 
     explorer = LatentExplorer.from_decoder(unit_decode, steps=3, pixel_range="unit")
     assert (png_pixels(explorer.image) == 128).all()
@@ -83,7 +87,7 @@ def test_unit_pixel_range_is_not_rescaled():
 
 def test_scatter_points_are_thinned_and_rounded():
     codes = torch.randn(5000, 2, generator=torch.Generator().manual_seed(0))
-    labels = torch.arange(5000) % 10
+    labels = torch.arange(5000) % N_CLASSES
     explorer = LatentExplorer.from_decoder(fake_decode, steps=3, codes=codes, labels=labels)
     assert len(explorer.points) == 2000
     first = explorer.points[0]
@@ -119,7 +123,7 @@ def test_training_replay_holds_each_epochs_codes_within_a_quantisation_step():
     generator = torch.Generator().manual_seed(0)
     snapshots = torch.randn(3, 1000, 2, generator=generator).clamp(-3.9, 3.9)
     snapshots[1] *= 0.5  # training moved the codes between epochs
-    labels = torch.randint(10, (1000,), generator=generator)
+    labels = torch.randint(N_CLASSES, (1000,), generator=generator)
     replay = TrainingReplay.from_snapshots(snapshots, labels, limit=4.0, points=100)
     keep = torch.linspace(0, 999, 100).round().long()
     assert replay.labels == labels[keep].tolist()

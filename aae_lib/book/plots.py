@@ -21,17 +21,16 @@ from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..data import IMAGE_SIDE, IMAGE_SIZE, N_CLASSES, PixelRange, check_pixel_range
 from ..files import atomic_output
 
 Array = torch.Tensor | np.ndarray
 PathLike = str | os.PathLike[str]
 
 SAVE_DPI = 150
-N_DIGITS = 10
 # White 1-pixel gaps keep neighbouring black-background digits apart without wasting space.
 GAP_PIXELS = 1
 GAP_VALUE = 1.0
-PIXEL_RANGES = ("signed", "unit")
 TITLE_INCHES = 0.35
 LINE_STYLES = ("-", "--", ":", "-.")
 # Dash patterns for reference values, distinct from each other and from solid data lines.
@@ -84,7 +83,7 @@ def latent_scatter(
         digits = _as_digit_labels(labels, len(points))
         colour_map = matplotlib.colormaps["tab10"]
         # Boundaries centred on the integers make the colour bar read as ten discrete swatches.
-        digit_norm = BoundaryNorm(np.arange(-0.5, N_DIGITS), colour_map.N)
+        digit_norm = BoundaryNorm(np.arange(-0.5, N_CLASSES), colour_map.N)
         ax.scatter(
             points[:, 0],
             points[:, 1],
@@ -97,7 +96,7 @@ def latent_scatter(
         )
         # A separate opaque mappable keeps the scatter's transparency out of the colour bar.
         colour_bar = fig.colorbar(
-            ScalarMappable(norm=digit_norm, cmap=colour_map), ax=ax, ticks=range(N_DIGITS)
+            ScalarMappable(norm=digit_norm, cmap=colour_map), ax=ax, ticks=range(N_CLASSES)
         )
         colour_bar.set_label(colour_label)
     if prior_samples is not None:
@@ -115,7 +114,7 @@ def latent_scatter(
 def image_grid(
     images: Array,
     nrow: int,
-    pixel_range: str = "signed",
+    pixel_range: PixelRange = "signed",
     title: str | None = None,
     path: PathLike | None = None,
     cell_inches: float = 0.35,
@@ -144,7 +143,7 @@ def manifold_grid(
     images: Array,
     z1: Array,
     z2: Array,
-    pixel_range: str = "signed",
+    pixel_range: PixelRange = "signed",
     title: str | None = None,
     path: PathLike | None = None,
     cell_inches: float = 0.3,
@@ -185,7 +184,7 @@ def labelled_tiles(
     images: Array,
     labels: Sequence[str],
     ncol: int,
-    pixel_range: str = "signed",
+    pixel_range: PixelRange = "signed",
     title: str | None = None,
     path: PathLike | None = None,
     tile_inches: float = 0.9,
@@ -216,7 +215,7 @@ def style_transfer_grid(
     sources: Array,
     transferred: Array,
     source_labels: Sequence[str] | None = None,
-    pixel_range: str = "signed",
+    pixel_range: PixelRange = "signed",
     title: str | None = None,
     path: PathLike | None = None,
     tile_inches: float = 0.75,
@@ -273,8 +272,8 @@ def style_transfer_grid(
 
 def style_grid(
     images: Array,
-    n_digits: int = 10,
-    pixel_range: str = "signed",
+    n_digits: int = N_CLASSES,
+    pixel_range: PixelRange = "signed",
     transpose: bool = False,
     path: PathLike | None = None,
     title: str | None = None,
@@ -321,7 +320,7 @@ def style_grid(
 
 def component_manifolds(
     images_per_component: Iterable[Array],
-    pixel_range: str = "signed",
+    pixel_range: PixelRange = "signed",
     path: PathLike | None = None,
     title: str | None = None,
     along: Array | None = None,
@@ -523,18 +522,15 @@ def _as_digit_labels(labels: Array, n_points: int) -> np.ndarray:
     if len(digits) != n_points:
         raise ValueError(f"latent_scatter: {len(digits)} labels for {n_points} codes")
     if len(digits) and (
-        np.any(digits != np.round(digits)) or digits.min() < 0 or digits.max() >= N_DIGITS
+        np.any(digits != np.round(digits)) or digits.min() < 0 or digits.max() >= N_CLASSES
     ):
-        raise ValueError(f"latent_scatter: labels must be integers 0..{N_DIGITS - 1}")
+        raise ValueError(f"latent_scatter: labels must be integers 0..{N_CLASSES - 1}")
     return digits.astype(int)
 
 
-def _as_images(images: Array, pixel_range: str, caller: str) -> np.ndarray:
+def _as_images(images: Array, pixel_range: PixelRange, caller: str) -> np.ndarray:
     """(N, H, W) in [0, 1] from (N, H*W) with square images, (N, H, W) or (N, 1, H, W)."""
-    if pixel_range not in PIXEL_RANGES:
-        raise ValueError(
-            f"{caller}: pixel_range must be one of {PIXEL_RANGES}, got {pixel_range!r}"
-        )
+    check_pixel_range(pixel_range, caller)
     pixels = _to_numpy(images).astype(np.float32)
     shape = tuple(pixels.shape)
     if pixels.ndim == 2 and math.isqrt(shape[1]) ** 2 == shape[1]:
@@ -544,7 +540,8 @@ def _as_images(images: Array, pixel_range: str, caller: str) -> np.ndarray:
         pixels = pixels[:, 0]
     elif pixels.ndim != 3:
         raise ValueError(
-            f"{caller}: images must have shape (N, 784), (N, 28, 28) or (N, 1, 28, 28) "
+            f"{caller}: images must have shape (N, {IMAGE_SIZE}), (N, {IMAGE_SIDE}, {IMAGE_SIDE}) "
+            f"or (N, 1, {IMAGE_SIDE}, {IMAGE_SIDE}) "
             f"(any square size), got {shape}"
         )
     if len(pixels) == 0 or pixels.shape[1] == 0:

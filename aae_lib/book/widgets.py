@@ -24,9 +24,8 @@ import torch
 import traitlets
 from PIL import Image
 
-SIDE = 28
-PIXELS = SIDE * SIDE
-PIXEL_RANGES = ("signed", "unit")
+from ..data import IMAGE_SIDE, IMAGE_SIZE, PixelRange, check_pixel_range
+
 # The sprite sheet is stored in every page and notebook showing the widget and grows with
 # steps squared: 21 x 21 digits take a few hundred kB, 51 x 51 already about two MB.
 MIN_STEPS, MAX_STEPS = 2, 51
@@ -34,7 +33,7 @@ MIN_STEPS, MAX_STEPS = 2, 51
 MAX_POINTS = 2000
 
 _ESM = r"""
-const TILE = 28;
+const TILE = __IMAGE_SIDE__;
 // Live sliders move in finer steps than the grid, since the kernel decodes any code exactly.
 const LIVE_SUBSTEPS = 5;
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -148,7 +147,7 @@ function render({ model, el }) {
 }
 
 export default { render };
-"""
+""".replace("__IMAGE_SIDE__", str(IMAGE_SIDE))
 
 _CSS = """
 .aae-explorer { display: inline-block; font-family: inherit; padding: 0.5em 0; }
@@ -192,7 +191,7 @@ class LatentExplorer(anywidget.AnyWidget):
         decode: Callable[[torch.Tensor], torch.Tensor],
         limit: float = 3.0,
         steps: int = 21,
-        pixel_range: str = "signed",
+        pixel_range: PixelRange = "signed",
         live: bool = True,
         title: str = "",
         *,
@@ -210,8 +209,7 @@ class LatentExplorer(anywidget.AnyWidget):
             raise ValueError(f"limit must be a positive finite number, got {limit!r}")
         if not isinstance(steps, int) or not MIN_STEPS <= steps <= MAX_STEPS:
             raise ValueError(f"steps must be in [{MIN_STEPS}, {MAX_STEPS}], got {steps!r}")
-        if pixel_range not in PIXEL_RANGES:
-            raise ValueError(f"pixel_range must be one of {PIXEL_RANGES}, got {pixel_range!r}")
+        check_pixel_range(pixel_range)
         target = torch.device(device) if device is not None else _module_device(decode)
 
         def decode_codes(batch: torch.Tensor) -> np.ndarray:
@@ -221,13 +219,13 @@ class LatentExplorer(anywidget.AnyWidget):
         # Row i holds z2 = grid[i]; column j holds z1 = grid[j].
         z2, z1 = torch.meshgrid(grid, grid, indexing="ij")
         tiles = decode_codes(torch.stack([z1.flatten(), z2.flatten()], dim=1))
-        sheet = tiles.reshape(steps, steps, SIDE, SIDE).transpose(0, 2, 1, 3)
+        sheet = tiles.reshape(steps, steps, IMAGE_SIDE, IMAGE_SIDE).transpose(0, 2, 1, 3)
         widget = cls(
             title=title,
             limit=float(limit),
             steps=steps,
             live=live,
-            sprite=_png_data_url(sheet.reshape(steps * SIDE, steps * SIDE)),
+            sprite=_png_data_url(sheet.reshape(steps * IMAGE_SIDE, steps * IMAGE_SIDE)),
             points=_scatter_points(codes, labels),
         )
         widget._decode_codes = decode_codes
@@ -244,7 +242,10 @@ class LatentExplorer(anywidget.AnyWidget):
             for z in (z2, z1)
         )
         sheet = _png_pixels(self.sprite)
-        return sheet[row * SIDE : (row + 1) * SIDE, column * SIDE : (column + 1) * SIDE]
+        return sheet[
+            row * IMAGE_SIDE : (row + 1) * IMAGE_SIDE,
+            column * IMAGE_SIDE : (column + 1) * IMAGE_SIDE,
+        ]
 
     @traitlets.observe("z1", "z2")
     def _on_code_change(self, change: dict) -> None:
@@ -280,15 +281,17 @@ def _module_device(decode: Callable) -> torch.device:
 
 
 def _to_uint8_images(
-    decode: Callable[[torch.Tensor], torch.Tensor], codes: torch.Tensor, pixel_range: str
+    decode: Callable[[torch.Tensor], torch.Tensor], codes: torch.Tensor, pixel_range: PixelRange
 ) -> np.ndarray:
     """Decode ``codes`` into (N, 28, 28) uint8 images, checking what ``decode`` returns."""
     with torch.inference_mode():
         images = decode(codes)
-    if not isinstance(images, torch.Tensor) or images.numel() != len(codes) * PIXELS:
+    if not isinstance(images, torch.Tensor) or images.numel() != len(codes) * IMAGE_SIZE:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-        raise ValueError(f"decode must return {len(codes)} images of {PIXELS} pixels, got {shape}")
-    pixels = images.detach().float().cpu().reshape(len(codes), SIDE, SIDE)
+        raise ValueError(
+            f"decode must return {len(codes)} images of {IMAGE_SIZE} pixels, got {shape}"
+        )
+    pixels = images.detach().float().cpu().reshape(len(codes), IMAGE_SIDE, IMAGE_SIDE)
     if pixel_range == "signed":
         pixels = (pixels + 1) / 2
     return (pixels.clamp(0, 1) * 255).round().to(torch.uint8).numpy()

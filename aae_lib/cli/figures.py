@@ -22,8 +22,9 @@ from matplotlib.figure import Figure
 
 from .. import evaluate
 from ..book import plots
+from ..data import N_CLASSES
 from ..errors import AAEError
-from ..models import N_CLASSES, AdversarialAutoencoder
+from ..models import AdversarialAutoencoder
 from ..train import Trainer
 
 SAMPLE_GRID = 20  # generate_im.png is 20 x 20 samples, sample_style.png 20 styles per digit

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import checkpoints
-from ..data import load_mnist
+from ..data import N_CLASSES, load_mnist
 from ..errors import AAEError, TrainingDiverged
 from ..priors import PRIOR_NAMES
 from ..recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised, unsupervised
@@ -112,7 +112,7 @@ def label_count(text: str) -> int | str:
     """``all`` or a number of labels, at least one per digit."""
     if text == ALL_LABELS:
         return ALL_LABELS
-    return whole_number(10, " (one label per digit), or 'all'")(text)
+    return whole_number(N_CLASSES, " (one label per digit), or 'all'")(text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,6 +46,10 @@ def parse_value(text: str, kind, field: str):
             return None
         (kind,) = [option for option in options if option is not type(None)]
         return parse_value(text, kind, field)
+    if typing.get_origin(kind) is typing.Literal:
+        if text not in options:
+            raise UsageError(f"--set {field}: {text!r} is not one of {', '.join(options)}")
+        return text
     try:
         if kind is bool:
             if text.lower() not in TRUE + FALSE:

@@ -15,7 +15,7 @@ import torch
 
 from ..cli.args import Parser, add_device, add_precision, natural_int, positive_int, whole_number
 from ..config import TrainConfig
-from ..data import MNIST
+from ..data import MNIST, N_CLASSES
 from ..files import check_writable
 from ..train import Trainer
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="aae control", description="the supervised-only control of Table 2")
     parser.add_argument("--seeds", type=natural_int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
-        "--n-labeled", type=whole_number(10, " (one label per digit)"), default=1000
+        "--n-labeled", type=whole_number(N_CLASSES, " (one label per digit)"), default=1000
     )
     parser.add_argument("--epochs", type=positive_int, default=100)
     add_device(parser)
