@@ -146,14 +146,10 @@ def test_more_labels_give_a_lower_semi_supervised_error(mnist):
 
 
 @pytest.mark.parametrize(
-    ("name", "draws", "ceiling"),
-    [
-        ("semisupervised_1000", 3, 2.2),
-        ("semisupervised_100", 5, 7.0),
-        ("semisupervised_all", 4, 1.4),
-    ],
+    ("name", "ceiling"),
+    [("semisupervised_1000", 2.2), ("semisupervised_100", 7.0), ("semisupervised_all", 1.4)],
 )
-def test_the_committed_model_is_one_of_its_label_draws(name, draws, ceiling):
+def test_the_committed_model_is_one_of_its_label_draws(name, ceiling):
     """Table 2's spread: the committed model and other seeds' label draws, all trained for the
     same epochs, each read after its last epoch."""
     from aae_lib.runners.label_draws import final_test_error, summarize
@@ -161,7 +157,8 @@ def test_the_committed_model_is_one_of_its_label_draws(name, draws, ceiling):
     _, manifest = pretrained.load(name)
     summary = json.loads((pretrained.RESULTS_DIR / f"{name}_draws.json").read_text())
     runs = {run["seed"]: run for run in summary["runs"]}
-    assert len(runs) == draws and summary["epochs"] == manifest["epochs_done"]
+    assert len(runs) == len(summary["runs"]) >= 3  # one run per seed, at least three
+    assert summary["epochs"] == manifest["epochs_done"]
     assert runs[manifest["seed"]]["accuracy/test"] == manifest["history"]["accuracy/test"]
     assert all(len(run["accuracy/test"]) == summary["epochs"] for run in runs.values())
     mean = summarize(summary["runs"])["test_error_mean"]
@@ -176,20 +173,14 @@ def test_the_100_label_draws_retrained_from_another_start_keep_their_labels():
 
     folder = pretrained.RESULTS_DIR
     summary = json.loads((folder / "semisupervised_100_draws_training10.json").read_text())
-    own = {
-        run["seed"]: run
-        for run in json.loads((folder / "semisupervised_100_draws.json").read_text())["runs"]
-    }
-    assert (summary["recipe"], summary["epochs"], summary["training_seed"]) == (
-        "semisupervised_100",
-        61,
-        10,
-    )
+    own_summary = json.loads((folder / "semisupervised_100_draws.json").read_text())
+    own = {run["seed"]: run for run in own_summary["runs"]}
+    assert (summary["recipe"], summary["epochs"]) == (own_summary["recipe"], own_summary["epochs"])
     mean = summarize(summary["runs"])["test_error_mean"]
     assert summary["test_error_mean"] == pytest.approx(mean)
     for run in summary["runs"]:
-        assert run["training_seed"] == 10 and run["seed"] in own
-        assert len(run["accuracy/test"]) == 61
+        assert run["training_seed"] == summary["training_seed"] != run["seed"]
+        assert run["seed"] in own and len(run["accuracy/test"]) == summary["epochs"]
         assert run["accuracy/test"] != own[run["seed"]]["accuracy/test"]
         counts = torch.tensor(run["confusion/test"])
         assert counts.sum() == 10_000
