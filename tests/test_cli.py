@@ -12,7 +12,6 @@ import torch
 
 from aae_lib import checkpoints
 from aae_lib.book import plots
-from aae_lib.cli import reference as cli
 from aae_lib.cli.reference import config_from_args, divergence_advice, main, parse_flags, run_name
 from aae_lib.precision import resolve_precision
 
@@ -53,7 +52,7 @@ def refused(run, monkeypatch):
     def no_mnist(*args, **kwargs):
         raise AssertionError("MNIST was loaded")
 
-    monkeypatch.setattr(cli, "load_mnist", no_mnist)
+    monkeypatch.setattr("aae_lib.data.load_mnist", no_mnist)
     return run
 
 

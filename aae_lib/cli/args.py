@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import AAEError, TrainingDiverged
+from ..errors import AAEError
 from ..precision import PRECISIONS
 
 DEFAULT_DEVICE = "auto"
@@ -104,6 +104,18 @@ def check_output_file(path: Path) -> None:
     check_writable(path)
 
 
+def open_trainer(config, folder: Path, device, data_dir: Path | None, **options):
+    """The ``Trainer`` of ``config`` on ``device``, saving to ``folder``, which is checked
+    writable before MNIST is loaded, let alone any training done."""
+    from .. import checkpoints
+    from ..data import load_mnist
+    from ..train import Trainer
+
+    checkpoints.ensure_writable(folder)
+    data = load_mnist(data_dir, device=device)
+    return Trainer(config, data, device, save_dir=folder, **options)
+
+
 def guarded(prog: str, work: Callable[[], object], resume_hint: str | None = None) -> int:
     """Run ``work``; return its exit code, reporting failures as one line on stderr."""
     try:
@@ -111,9 +123,6 @@ def guarded(prog: str, work: Callable[[], object], resume_hint: str | None = Non
     except UsageError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    except TrainingDiverged as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
     except AAEError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1

@@ -17,18 +17,24 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from .. import checkpoints
-from ..data import N_CLASSES, load_mnist
+from ..data import N_CLASSES
 from ..errors import AAEError, TrainingDiverged
 from ..priors import PRIOR_NAMES
 from ..recipes import REFERENCE_SCHEDULE, label_conditioned, recipe, supervised, unsupervised
 from ..train import REFERENCE_WEIGHTS, TrainConfig, Trainer, plural, resolve_device
-from .args import UsageError, keep_probability, positive_rate, whole_number
+from .args import (
+    UsageError,
+    guarded,
+    keep_probability,
+    open_trainer,
+    positive_rate,
+    whole_number,
+)
 from .figures import draw_codes, draw_samples
 
 WEIGHT_FLAGS = {
@@ -550,50 +556,37 @@ def look(trainer: Trainer, args) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(message)s")
     logging.getLogger("aae_lib").setLevel(logging.INFO)  # say where MNIST came from
-    config = None
-    try:
-        args = parse_flags(argv)
-        if args.run is not None:
-            folder = args.save_dir / args.run
-            config = saved_config(folder, choose_epoch(folder, args.load))
-        else:
-            try:
-                config = config_from_args(args)
-            except ValueError as error:
-                raise UsageError(str(error)) from None
-            folder = args.save_dir / run_name(config)
-        if args.viz:
-            check_viz(config, folder.name)
-        if not args.training:
-            choose_epoch(folder, args.load)  # before loading MNIST: is there such a run?
-        checkpoints.ensure_writable(folder)  # before loading MNIST, let alone training
-        device = resolve_device(args.device)
-        data = load_mnist(args.data_dir, device=device)
-        trainer = Trainer(
-            config,
-            data,
-            device,
-            save_dir=folder,
-            progress=not args.no_progress,
-            on_epoch_end=progress_printer(pick(args.viz_every, 10)),
-        )
-        if args.training:
+    return guarded("aae_lib", lambda: run_flags(argv))
+
+
+def run_flags(argv: list[str] | None) -> None:
+    """What the reference's flags ask for: train, then draw the figures, or either alone."""
+    args = parse_flags(argv)
+    if args.run is not None:
+        folder = args.save_dir / args.run
+        config = saved_config(folder, choose_epoch(folder, args.load))
+    else:
+        try:
+            config = config_from_args(args)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        folder = args.save_dir / run_name(config)
+    if args.viz:
+        check_viz(config, folder.name)
+    if not args.training:
+        choose_epoch(folder, args.load)  # before loading MNIST: is there such a run?
+    trainer = open_trainer(
+        config,
+        folder,
+        resolve_device(args.device),
+        args.data_dir,
+        progress=not args.no_progress,
+        on_epoch_end=progress_printer(pick(args.viz_every, 10)),
+    )
+    if args.training:
+        try:
             train(trainer)
-        if args.generate or args.viz:
-            look(trainer, args)
-    except UsageError as error:
-        print(f"aae_lib: error: {error}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as error:
-        print(f"aae_lib: error: {error}: {divergence_advice(config)}", file=sys.stderr)
-        return 1
-    except AAEError as error:
-        print(f"aae_lib: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(
-            "\ninterrupted: run the same command again to resume from the last checkpoint",
-            file=sys.stderr,
-        )
-        return 130
-    return 0
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"{error}: {divergence_advice(config)}") from None
+    if args.generate or args.viz:
+        look(trainer, args)

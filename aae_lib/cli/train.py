@@ -30,6 +30,7 @@ from .args import (
     add_device,
     add_precision,
     natural_int,
+    open_trainer,
     positive_int,
 )
 
@@ -153,10 +154,8 @@ def train_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .. import checkpoints
     from ..bookkeeping import check_fits
-    from ..data import load_mnist
-    from ..train import Trainer, resolve_device
+    from ..train import resolve_device
 
     args = train_parser().parse_args(argv)
     settings = list(args.set)
@@ -168,13 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     folder = run_folder(args.save_dir, args.recipe, config)
     device = resolve_device(args.device)
     check_fits(config.model, device)
-    checkpoints.ensure_writable(folder)  # before loading MNIST, let alone training
-    data = load_mnist(args.data_dir, device=device)
-    trainer = Trainer(
+    trainer = open_trainer(
         config,
-        data,
+        folder,
         device,
-        save_dir=folder,
+        args.data_dir,
         progress=not args.no_progress,
         precision=args.precision,
         on_epoch_end=lambda t: print(t.epoch_summary()),
@@ -190,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
 # ----------------------------------------------------------------------------- aae show
 def show(argv: list[str] | None = None) -> int:
     from .. import checkpoints
-    from ..data import load_mnist
-    from ..train import Trainer, resolve_device
+    from ..train import resolve_device
     from .figures import draw_codes, draw_samples
     from .reference import choose_epoch, saved_config
 
@@ -209,11 +205,8 @@ def show(argv: list[str] | None = None) -> int:
         raise AAEError(f"no run {args.run}: not a folder, nor one in {args.save_dir}")
     epoch = choose_epoch(folder, args.epoch)
     config = saved_config(folder, epoch)
-    checkpoints.ensure_writable(folder)
     device = resolve_device(args.device)
-    trainer = Trainer(
-        config, load_mnist(args.data_dir, device=device), device, save_dir=folder, progress=False
-    )
+    trainer = open_trainer(config, folder, device, args.data_dir, progress=False)
     trainer.load(checkpoints.epoch_path(folder, epoch), resume=False)
     written = draw_samples(trainer, folder) + draw_codes(
         trainer, folder, f"{folder.name}, epoch {epoch}"
