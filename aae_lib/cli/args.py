@@ -97,6 +97,45 @@ def add_precision(parser: argparse.ArgumentParser, default: str | None = DEFAULT
     )
 
 
+def add_run_options(parser: argparse.ArgumentParser, runs_help: str | None = None) -> None:
+    """The options of every command that trains book models into a folder of runs:
+    ``--device``, ``--precision``, ``--runs`` and ``--data-dir``."""
+    add_device(parser)
+    add_precision(parser, default=None)
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs"),
+        help=runs_help or "checkpoints of each run (an interrupted run resumes)",
+    )
+    parser.add_argument("--data-dir", type=Path, help="where MNIST is or goes")
+
+
+def add_weights_destination(parser: argparse.ArgumentParser) -> None:
+    """``--out FOLDER`` or ``--replace-book-weights``: where exported weights go."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the exported weights (default $AAE_CHECKPOINTS or "
+        "~/.cache/aae_lib/checkpoints, where the notebooks look for your own weights)",
+    )
+    where.add_argument(
+        "--replace-book-weights",
+        action="store_true",
+        help="overwrite the committed weights (the clone's weights/ folder)",
+    )
+
+
+def weights_destination(args: argparse.Namespace) -> Path:
+    """The folder that ``add_weights_destination``'s options chose."""
+    from .. import pretrained
+
+    if args.replace_book_weights:
+        return pretrained.WEIGHTS_DIR
+    return args.out or pretrained.user_weights_dir()
+
+
 def check_output_file(path: Path) -> None:
     """Fail before any work if ``path`` cannot be written (its folder is created)."""
     from ..files import check_writable

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..cli.args import Parser, add_device, add_precision, natural_int, positive_int, whole_number
+from ..cli.args import Parser, add_run_options, natural_int, positive_int, whole_number
 from ..config import TrainConfig
 from ..data import MNIST, N_CLASSES
 from ..files import check_writable
@@ -81,16 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         "--n-labeled", type=whole_number(N_CLASSES, " (one label per digit)"), default=1000
     )
     parser.add_argument("--epochs", type=positive_int, default=100)
-    add_device(parser)
-    add_precision(parser, default=None)
-    parser.add_argument(
-        "--runs",
-        type=Path,
-        default=Path("runs"),
-        help="checkpoints of each draw (an interrupted run resumes)",
-    )
+    add_run_options(parser)
     parser.add_argument("--out", type=Path, default=Path("control.json"))
-    parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args(argv)
     configs = {
         seed: recipe("semisupervised_1000", seed=seed, n_labeled=args.n_labeled)

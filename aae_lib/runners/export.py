@@ -14,14 +14,13 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpoints, pretrained
-from ..data import MNIST, VALIDATION_SIZE, load_mnist
+from .. import checkpoints
+from ..data import MNIST, VALIDATION_SIZE
 from ..errors import AAEError
 from ..pretrained import (
     book_config,
     dequantize,
     quantize,
-    user_weights_dir,
     weights_path,
 )
 from ..recipes import BOOK_MODELS
@@ -98,7 +97,14 @@ def _train_and_export(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..cli.args import Parser, add_device, add_precision, positive_int
+    from ..cli.args import (
+        Parser,
+        add_run_options,
+        add_weights_destination,
+        open_trainer,
+        positive_int,
+        weights_destination,
+    )
     from ..files import check_writable
 
     parser = Parser(prog="aae export", description="train and export one of the book's models")
@@ -109,41 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         help="stop after this many (default: the "
         "config's full schedule; milestones stay where the schedule puts them)",
     )
-    add_device(parser)
-    add_precision(parser, default=None)
-    parser.add_argument(
-        "--runs",
-        type=Path,
-        default=Path("runs"),
-        help="checkpoints of the run (resumed if present)",
-    )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--out",
-        type=Path,
-        help="folder for the exported weights (default "
-        "$AAE_CHECKPOINTS or ~/.cache/aae_lib/checkpoints, where the notebooks "
-        "look for your own weights)",
-    )
-    where.add_argument(
-        "--replace-book-weights",
-        action="store_true",
-        help="overwrite the committed weights (the clone's weights/ folder)",
-    )
-    parser.add_argument("--data-dir", type=Path)
+    add_run_options(parser, runs_help="checkpoints of the run (resumed if present)")
+    add_weights_destination(parser)
     args = parser.parse_args(argv)
-    out = pretrained.WEIGHTS_DIR if args.replace_book_weights else args.out or user_weights_dir()
+    out = weights_destination(args)
     config = book_config(args.name)
     device = resolve_device(args.device)
     check_writable(weights_path(args.name, out))  # before training, not after it
-    checkpoints.ensure_writable(args.runs / args.name)
-    trainer = Trainer(
-        config,
-        load_mnist(args.data_dir, device=device),
-        device,
-        save_dir=args.runs / args.name,
-        precision=args.precision,
-    )
+    folder = args.runs / args.name
+    trainer = open_trainer(config, folder, device, args.data_dir, precision=args.precision)
     _train_and_export(trainer, args.name, out, args.epochs)
     return 0
 

@@ -138,7 +138,7 @@ def summarize(runs: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from .. import checkpoints
-    from ..cli.args import Parser, add_device, add_precision, natural_int, positive_int
+    from ..cli.args import Parser, add_run_options, natural_int, positive_int
     from ..data import load_mnist
     from ..files import check_writable
     from ..recipes import RECIPES, recipe
@@ -151,9 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seeds", type=natural_int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=positive_int, required=True)
-    add_device(parser)
-    add_precision(parser, default=None)
-    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    add_run_options(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -165,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
         help="initial weights and batch order of this seed for every draw "
         "(default: each draw's own seed)",
     )
-    parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args(argv)
     training = args.training_seed
     suffix = "" if training is None else f"_training{training}"

@@ -18,9 +18,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .. import pretrained
-from ..cli.args import Parser, add_device, add_precision, positive_int
-from ..pretrained import user_weights_dir
+from ..cli.args import (
+    Parser,
+    add_run_options,
+    add_weights_destination,
+    positive_int,
+    weights_destination,
+)
 from ..recipes import BOOK_MODELS
 
 
@@ -117,35 +121,24 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help=f"book models to train (default: all): {', '.join(BOOK_MODELS)}",
     )
-    add_device(parser)
-    add_precision(parser, default=None)
+    add_run_options(parser)
+    add_weights_destination(parser)
     parser.add_argument("--jobs", type=positive_int, default=2, help="models trained at once")
     parser.add_argument(
         "--epochs",
         type=positive_int,
         help="stop each model after this many epochs (default: its full schedule)",
     )
-    parser.add_argument("--runs", type=Path, default=Path("runs"))
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--out",
-        type=Path,
-        help="where the weights go (default: $AAE_CHECKPOINTS or ~/.cache/aae_lib/checkpoints)",
-    )
-    where.add_argument(
-        "--replace-book-weights", action="store_true", help="overwrite the committed weights"
-    )
     parser.add_argument(
         "--smoke",
         action="store_true",
         help="one epoch of each model on a small subset (what CI runs)",
     )
-    parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BOOK_MODELS]
     if unknown:
         parser.error(f"no book model {', '.join(unknown)}; choose from {', '.join(BOOK_MODELS)}")
-    out = pretrained.WEIGHTS_DIR if args.replace_book_weights else args.out or user_weights_dir()
+    out = weights_destination(args)
     names = args.names or list(BOOK_MODELS)
     resolve_device(args.device)  # a device this machine lacks is refused here, once
     checkpoints.ensure_writable(out)
