@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointError
-from .files import PARTIAL_SUFFIX, atomic_output, sha256_of
+from .files import PARTIAL_SUFFIX, atomic_output, read_json, sha256_of
 
 FORMAT_VERSION = 1
 EPOCH_FILE = re.compile(r"^epoch-(\d+)\.pt$")
@@ -110,13 +110,8 @@ def ensure_writable(folder: str | Path) -> None:
 
 
 def read_manifest(path: str | Path) -> dict:
-    manifest_path = Path(path).with_suffix(".json")
-    try:
-        return json.loads(manifest_path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint manifest {manifest_path} is missing") from None
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"checkpoint manifest {manifest_path} is damaged: {error}") from None
+    """The manifest beside the checkpoint ``path`` (the same name, ending in .json)."""
+    return read_json(Path(path).with_suffix(".json"), "checkpoint manifest", CheckpointError)
 
 
 def config_differences(saved: dict, wanted: dict, ignore: tuple[str, ...] = ()) -> list[str]:

@@ -1,9 +1,10 @@
-"""File helpers shared by data and checkpoints: atomic writes and SHA-256 digests."""
+"""File helpers shared across the package: atomic writes, SHA-256 digests, JSON records."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,21 @@ def sha256_of(path: str | Path) -> str:
         while chunk := handle.read(CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_json(path: str | Path, what: str, error: type[Exception] | None = None) -> dict:
+    """The JSON record at ``path``. A missing or damaged file is one ``error`` (``AAEError``
+    unless given) naming ``what`` the file should hold and where it is."""
+    from .errors import AAEError
+
+    error = error or AAEError
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(f"{what} {path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise error(f"{what} {path} is damaged: {problem}") from None
 
 
 @contextlib.contextmanager

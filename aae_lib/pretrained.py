@@ -23,6 +23,7 @@ import torch
 
 from . import checkpoints
 from .errors import AAEError, CheckpointError
+from .files import read_json
 from .models import AdversarialAutoencoder, ModelConfig
 from .recipes import BOOK_MODELS, RECIPES
 from .train import TrainConfig
@@ -128,13 +129,7 @@ def load(
 
 def read_result(name: str) -> dict:
     """The experiment result ``name`` (a JSON file of the clone's ``results/`` folder)."""
-    path = RESULTS_DIR / f"{name}.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise AAEError(f"no result {name!r}: {path} does not exist") from None
-    except json.JSONDecodeError as error:
-        raise AAEError(f"result {path} is damaged: {error}") from None
+    return read_json(RESULTS_DIR / f"{name}.json", "result")
 
 
 def describe(manifest: dict) -> str:

@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from aae_lib import checkpoints
-from aae_lib.errors import CheckpointError
+from aae_lib import checkpoints, pretrained
+from aae_lib.errors import AAEError, CheckpointError
 
 STATE = {"weights": torch.arange(6.0)}
 
@@ -108,3 +108,15 @@ def test_unwritable_folders_are_refused_before_training(tmp_path):
         checkpoints.ensure_writable("/proc/aae_out")
     checkpoints.ensure_writable(tmp_path / "new" / "run")  # creates it
     assert (tmp_path / "new" / "run").is_dir() and not list((tmp_path / "new" / "run").iterdir())
+
+
+def test_a_missing_or_damaged_result_is_one_line_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "RESULTS_DIR", tmp_path)
+    with pytest.raises(AAEError, match=r"^result .*absent\.json is missing$"):
+        pretrained.read_result("absent")
+    (tmp_path / "cut.json").write_text('{"runs": [')
+    with pytest.raises(AAEError, match=r"^result .*cut\.json is damaged: ") as refused:
+        pretrained.read_result("cut")
+    assert "\n" not in str(refused.value)
+    (tmp_path / "whole.json").write_text('{"runs": []}')
+    assert pretrained.read_result("whole") == {"runs": []}
