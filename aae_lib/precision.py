@@ -3,8 +3,8 @@
 bfloat16 halves the bytes a matrix product moves and, on hardware that multiplies it natively
 (CUDA GPUs from Ampere on; x86 CPUs with AVX512-BF16 or AMX), roughly doubles its throughput.
 Elsewhere PyTorch emulates it, and a CPU without native bf16 multiplies 128x1000x1000 in bf16
-some 70x slower than in fp32 (1.8 against 125 GFLOP/s on one AVX2-only CPU measured), which
-makes a training step 18-35x slower. So ``"auto"`` picks bf16 only where the hardware claims
+some 70x slower than in fp32 (1.8 against 125 GFLOP/s), which makes a training step 18-35x
+slower. So ``"auto"`` picks bf16 only where the hardware claims
 native support *and* a short probe of the training's own matrix shapes, run once per machine
 and cached on disk, confirms it is faster; an explicit ``"bf16"`` on a CPU where the probe finds
 it slower says so in one line.

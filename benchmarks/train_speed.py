@@ -285,7 +285,8 @@ def machine(device: torch.device, threads: int) -> dict:
 
 
 def machine_tag(info: dict) -> str:
-    """``[AMD EPYC, AVX512+avx512_bf16, 1 thread]``: printed beside every number."""
+    """``[CPU name, AVX512+avx512_bf16, 1 thread]`` (a GPU's name first, if any): printed
+    beside every number."""
     flags = "".join(f"+{f}" for f in info["cpu_bf16_flags"])
     threads = f"{info['threads']} thread{'s' if info['threads'] != 1 else ''}"
     gpu = f"{info['gpu']}; " if "gpu" in info else ""
@@ -342,8 +343,8 @@ def compare(sides: dict[str, list[dict]], peaks: dict[str, float]) -> dict:
 
 def efficiency_peaks(peaks: dict[str, float], bf16_native: bool) -> dict[str, float]:
     """The peaks that sides' efficiencies are fractions of. Emulated bf16 has no hardware peak:
-    the probe's shapes and a step's other shapes run at unrelated speeds (on an AVX2-only EPYC
-    a Fig 2 step reached 168 % of such a "peak"), so a bf16 side gets no efficiency there."""
+    the probe's shapes and a step's other shapes run at unrelated speeds (a Fig 2 step can
+    exceed such a "peak" by far), so a bf16 side gets no efficiency there."""
     return {p: g for p, g in peaks.items() if p != "bf16" or bf16_native}
 
 
