@@ -85,6 +85,21 @@ def test_reconstruction_is_half_the_summed_squared_error_averaged_over_images():
     assert loss.item() == pytest.approx(0.5 * (5.0 + 4.0) / 2)
 
 
+def test_reconstruction_encodes_the_noisy_input_and_compares_with_the_clean_image():
+    noisy, clean = torch.full((2, 3), 5.0), torch.tensor([[1.0, 2.0, 0.0], [0.0, 0.0, 2.0]])
+    model, _ = fake_model(torch.zeros(2, 2), torch.zeros(2, 3))
+    seen = {}
+
+    def encoder(inputs, dropout=0.0):
+        seen.update(inputs=inputs, dropout=dropout)
+        return torch.zeros(2, 2), None
+
+    model.encoder = encoder
+    loss = phases.reconstruction_loss(model, noisy, clean, None, dropout=0.3)
+    assert seen["inputs"] is noisy and seen["dropout"] == 0.3
+    assert loss.item() == pytest.approx(0.5 * (5.0 + 4.0) / 2)  # the clean image's error
+
+
 def test_a_decoder_that_reads_the_class_gets_the_encoders_softmax():
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     model, decoded = fake_model(torch.zeros(2, 2), torch.zeros(2, 3), logits, reads_class=True)
@@ -146,6 +161,21 @@ def test_the_vae_reconstruction_is_the_aaes():
     mean, std = torch.zeros(2, 2), torch.ones(2, 2)
     targets = torch.tensor([[1.0, 2.0, 0.0], [0.0, 0.0, 2.0]])
     reconstruction, _ = phases.vae_losses(vae_model(mean, std, GaussianPrior(2)), targets, targets)
+    assert reconstruction.item() == pytest.approx(0.5 * (5.0 + 4.0) / 2)
+
+
+def test_the_vae_encodes_the_noisy_input_and_compares_with_the_clean_image():
+    noisy, clean = torch.full((2, 3), 5.0), torch.tensor([[1.0, 2.0, 0.0], [0.0, 0.0, 2.0]])
+    model = vae_model(torch.zeros(2, 2), torch.ones(2, 2), GaussianPrior(2))
+    seen = {}
+
+    def posterior(inputs, dropout=0.0):
+        seen.update(inputs=inputs, dropout=dropout)
+        return torch.zeros(2, 2), torch.ones(2, 2)
+
+    model.encoder.posterior = posterior
+    reconstruction, _ = phases.vae_losses(model, noisy, clean, dropout=0.3)
+    assert seen["inputs"] is noisy and seen["dropout"] == 0.3
     assert reconstruction.item() == pytest.approx(0.5 * (5.0 + 4.0) / 2)
 
 
