@@ -71,7 +71,6 @@ def test_widget_state_that_no_output_shows_is_dropped_with_its_metadata():
     assert tool.strip_widget_state(book) == 0 and book["metadata"] == {"kernelspec": {}}
 
 
-@pytest.mark.notebooks
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
 def test_committed_notebooks_hold_no_widget_state_their_outputs_do_not_show(path):
     committed = json.loads(path.read_text(encoding="utf-8"))
