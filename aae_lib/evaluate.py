@@ -128,16 +128,16 @@ def digit_from_code(codes: torch.Tensor, labels: torch.Tensor) -> float:
     are centred, so a score well above chance is a leak, and a low one does not prove there is
     none."""
     labels = labels.to(codes.device)
-    means = torch.stack([codes[labels == d].mean(0) for d in range(10)])
+    means = torch.stack([codes[labels == d].mean(0) for d in range(N_CLASSES)])
     return float((torch.cdist(codes, means).argmin(1) == labels).float().mean())
 
 
 def decode_as_every_digit(model: AdversarialAutoencoder, codes: torch.Tensor) -> torch.Tensor:
     """For a model whose decoder gets the label: each code decoded as 0, 1, ..., 9, digit-major
     (all codes as 0 first), the order ``plots.style_grid`` draws."""
-    digits = torch.arange(10, device=codes.device).repeat_interleave(len(codes))
+    digits = torch.arange(N_CLASSES, device=codes.device).repeat_interleave(len(codes))
     with evaluation_mode(model):
-        return model.decode(codes.repeat(10, 1), digits)
+        return model.decode(codes.repeat(N_CLASSES, 1), digits)
 
 
 def label_agreement(
@@ -147,7 +147,7 @@ def label_agreement(
     and return how often ``judge`` (a model with a trained class head) reads the digit asked for.
     Near 1 when the label decides the digit; near 0.1 when the code does."""
     images = decode_as_every_digit(model, codes)
-    digits = torch.arange(10, device=codes.device).repeat_interleave(len(codes))
+    digits = torch.arange(N_CLASSES, device=codes.device).repeat_interleave(len(codes))
     with evaluation_mode(judge):
         if model.config.pixel_range != judge.config.pixel_range:  # [-1, 1] <-> [0, 1]
             images = (images + 1) / 2 if judge.config.pixel_range == "unit" else images * 2 - 1

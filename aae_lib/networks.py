@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .data import IMAGE_SIZE
+from .data import IMAGE_SIZE, PixelRange, check_pixel_range
 
 
 def mlp(sizes: list[int], activation: type[nn.Module], **activation_args) -> nn.Sequential:
@@ -96,10 +96,9 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Code (plus a one-hot or soft class vector, if any) -> image in the pixel range."""
 
-    def __init__(self, in_features: int, hidden: int = 1000, pixel_range: str = "signed"):
+    def __init__(self, in_features: int, hidden: int = 1000, pixel_range: PixelRange = "signed"):
         super().__init__()
-        if pixel_range not in ("signed", "unit"):
-            raise ValueError(f"unknown pixel range {pixel_range!r}; choose signed or unit")
+        check_pixel_range(pixel_range, "Decoder")
         self.net = mlp([in_features, hidden, hidden, IMAGE_SIZE], nn.ReLU)
         self.squash = torch.tanh if pixel_range == "signed" else torch.sigmoid
 

@@ -221,7 +221,7 @@ class SwissRoll(Prior):
         goes to the nearer turn, as a prior sample with noise would."""
         position = (torch.arange(resolution, device=codes.device) + 0.5) / resolution
         nearest = torch.cdist(codes.float(), self.curve(position)).argmin(1)
-        return (position[nearest] * 10).long()
+        return (position[nearest] * N_CLASSES).long()
 
     def sample(self, n, generator):
         return self.roll(torch.rand(n, generator=generator, device=generator.device), generator)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .models import N_CLASSES, Adversary, ModelConfig
+from .data import N_CLASSES
+from .models import Adversary, ModelConfig
 from .train import TrainConfig
 
 
@@ -182,7 +183,7 @@ RECIPES: dict[str, TrainConfig] = {
     # does not stop it; five do better (chapter 3 measures both).
     "supervised_ncode10": TrainConfig(model=supervised(10), discriminator_steps=5, **BOOK),
     # The same code, judged digit by digit: the adversary sees the label beside the code (the
-    # wiring of Fig 3, with N(0, I) for every digit), so ten clusters no longer pass as one
+    # wiring of Fig 3, with N(0, I) for every digit), so ten clusters do not pass as one
     # Gaussian; one discriminator step is enough (chapter 3 compares the two).
     "supervised_ncode10_label_adversary": TrainConfig(
         model=supervised(10, adversaries=(Adversary(sees_label=True),)), **BOOK
