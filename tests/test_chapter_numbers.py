@@ -31,11 +31,7 @@ A written number is bound when
   test checks that the written number is what that value rounds to. A test also fails on an
   entry the chapter no longer writes, or no longer needs.
 
-Written numbers that nothing binds, measurements of the book's own models that no output or
-lab note gives (most read off a figure) and numbers that disagree with what is printed, are
-listed in ``KNOWN_UNBOUND``: each is a strict xfail, so that binding or correcting one is
-noticed; the chapter test fails on any other unbound number, naming its chapter, cell and
-surrounding words.
+The chapter test fails on any unbound number, naming its chapter, cell and surrounding words.
 
 A number written with few decimals can be bound by a printed one it was never meant to be:
 ``about 1.0`` by a printed 0.98 of something else. The test catches numbers that nothing
@@ -295,55 +291,6 @@ ALLOWED: dict[str, tuple[Allowed, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Known:
-    """A written number that nothing binds, found by its text and words beside it."""
-
-    chapter: str
-    text: str
-    words: str  # a phrase of the number's surroundings, as ``context`` gives them
-    reason: str
-
-    def matches(self, unbound: Unbound) -> bool:
-        return (
-            unbound.chapter == self.chapter
-            and unbound.number.text == self.text
-            and self.words in unbound.context
-        )
-
-
-READ_OFF_A_FIGURE = "read off a figure of a training run; no output prints it"
-
-# Measurements of the book's own models that no output or lab note gives, and written numbers
-# that disagree with what is printed. Each is a strict xfail below: bind it (print it, put it
-# in the lab notes) or correct it, then delete it here.
-KNOWN_UNBOUND: tuple[Known, ...] = (
-    Known("00", "0.6", "its loss falls to 0.6", READ_OFF_A_FIGURE),
-    Known("00", "3.5", "generator's climbs to 3.5", READ_OFF_A_FIGURE),
-    Known("00", "1.2", "rises to about 1.2", READ_OFF_A_FIGURE),
-    Known("06", "1.3", "loss stays near 1.3", READ_OFF_A_FIGURE),
-    Known("06", "1.3", "against 1.3 for the clustering runs", READ_OFF_A_FIGURE),
-    Known(
-        "06",
-        "0.82",
-        "(0.82 against 0.10 s",
-        "a timing of a training step; the chapter prints seconds per epoch only",
-    ),
-    Known(
-        "06",
-        "0.10",
-        "0.82 against 0.10 s",
-        "a timing of a training step; the chapter prints seconds per epoch only",
-    ),
-    Known(
-        "06",
-        "36",
-        "narrow model's from 36 to 29 %",
-        "the printed first-epoch error is 36.53 %, which rounds to 37 %",
-    ),
-)
-
-
 def report(unbound: list[Unbound]) -> str:
     lines = "\n".join(f"  {number}" for number in unbound)
     return (
@@ -352,15 +299,9 @@ def report(unbound: list[Unbound]) -> str:
     )
 
 
-def assert_bound(
-    ours: Chapter, allowed: tuple[Allowed, ...] = (), known: tuple[Known, ...] = ()
-) -> None:
-    """Fail, naming each, if a written number of ``ours`` is unbound and not ``known``."""
-    unbound = [
-        number
-        for number in ours.unbound(allowed)
-        if not any(entry.matches(number) for entry in known)
-    ]
+def assert_bound(ours: Chapter, allowed: tuple[Allowed, ...] = ()) -> None:
+    """Fail, naming each, if a written number of ``ours`` is unbound."""
+    unbound = ours.unbound(allowed)
     if unbound:
         raise AssertionError(report(unbound))
 
@@ -368,39 +309,7 @@ def assert_bound(
 # ----------------------------------------------------------------------------- the chapters
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
 def test_the_prose_writes_only_numbers_the_chapter_prints(name):
-    assert_bound(chapter(name), ALLOWED.get(name, ()), KNOWN_UNBOUND)
-
-
-class StillUnbound(AssertionError):
-    """A number listed in KNOWN_UNBOUND that is, as expected, still unbound."""
-
-
-@pytest.mark.parametrize(
-    "known",
-    [
-        pytest.param(
-            known,
-            id=f"{known.chapter}-{known.text}-{known.words}",
-            marks=pytest.mark.xfail(strict=True, raises=StillUnbound, reason=known.reason),
-        )
-        for known in KNOWN_UNBOUND
-    ],
-)
-def test_a_known_unbound_number_is_bound(known):
-    ours = chapter(known.chapter)
-    written = [
-        Unbound(known.chapter, index, number, words)
-        for index, number, words in ours.written()
-        if number.text == known.text and known.words in words
-    ]
-    assert written, f"{known} is no longer written: delete it from KNOWN_UNBOUND"
-    unbound = [
-        number
-        for number in written
-        if not ours.is_bound(number.number, ALLOWED.get(known.chapter, ()))
-    ]
-    if unbound:
-        raise StillUnbound(report(unbound))
+    assert_bound(chapter(name), ALLOWED.get(name, ()))
 
 
 @pytest.mark.parametrize(
@@ -506,4 +415,3 @@ def test_a_chapter_with_a_wrong_number_fails_with_its_cell_and_words():
         assert_bound(ours, allowed)
     with pytest.raises(AssertionError, match=r"cell 4: 1\.60 %.*\n.*cell 4: 1\.29 %"):
         assert_bound(ours)  # without its ALLOWED entry the paper's number is unbound too
-    assert_bound(ours, allowed, (Known("99", "1.29", "a typo 1.29", "a test"),))
