@@ -6,6 +6,7 @@ tests skip, except under CI=true, where they fail.
 """
 
 import hashlib
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -98,3 +99,12 @@ def tiny_mnist_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         },
     )
     return directory
+
+
+def load_tool(name: str):
+    """The module of ``tools/<name>.py``: the tools are scripts, not a package."""
+    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,29 +1,20 @@
 """The students' edition, made by nbgrader: no answer left anywhere, a cell to write in for
 every exercise, and autograding that passes a solved chapter and fails an unsolved one."""
 
-import importlib.util
 import shutil
 import sqlite3
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 GRADED_CHAPTER = "00_aae_in_one_page"
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        "student_edition", ROOT / "tools/student_edition.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-student_edition = load_tool()
+student_edition = load_tool("student_edition")
 
 
 def nbgrader_cells(notebook):

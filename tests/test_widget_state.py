@@ -2,25 +2,16 @@
 strips the rest whenever it writes a notebook)."""
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        "execute_notebooks", ROOT / "tools/execute_notebooks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = load_tool()
+tool = load_tool("execute_notebooks")
 
 
 def model(name: str, **state) -> dict:
