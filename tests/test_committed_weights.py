@@ -2,6 +2,7 @@
 record (computed in fp32 before the fp16 or int8 export), within tolerances that allow for it."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -166,25 +167,48 @@ def test_the_committed_model_is_one_of_its_label_draws(name, ceiling):
     assert all(final_test_error(run) < ceiling for run in runs.values())
 
 
-def test_the_100_label_draws_retrained_from_another_start_keep_their_labels():
-    """Chapter 4's "labels or start" runs: the same draws, another seed's initial weights and
-    batch order, the same schedule; each keeps its final test confusion counts."""
+def retrained_draws(result: str) -> dict:
+    """A summary of 100-label draws retrained another way, checked against the recipe's own
+    draws of the same labels and epochs: every run keeps its final test confusion counts,
+    which agree with its last recorded error, and trained differently from the recipe's."""
     from aae_lib.runners.label_draws import final_test_error, summarize
 
     folder = pretrained.RESULTS_DIR
-    summary = json.loads((folder / "semisupervised_100_draws_training10.json").read_text())
+    summary = json.loads((folder / f"{result}.json").read_text())
     own_summary = json.loads((folder / "semisupervised_100_draws.json").read_text())
     own = {run["seed"]: run for run in own_summary["runs"]}
-    assert (summary["recipe"], summary["epochs"]) == (own_summary["recipe"], own_summary["epochs"])
+    assert summary["epochs"] == own_summary["epochs"]
     mean = summarize(summary["runs"])["test_error_mean"]
     assert summary["test_error_mean"] == pytest.approx(mean)
     for run in summary["runs"]:
-        assert run["training_seed"] == summary["training_seed"] != run["seed"]
         assert run["seed"] in own and len(run["accuracy/test"]) == summary["epochs"]
         assert run["accuracy/test"] != own[run["seed"]]["accuracy/test"]
         counts = torch.tensor(run["confusion/test"])
         assert counts.sum() == 10_000
         assert 100 * (1 - counts.trace() / 10_000) == pytest.approx(final_test_error(run))
+    return summary
+
+
+def test_the_100_label_draws_retrained_from_another_start_keep_their_labels():
+    """Chapter 4's "labels or start" runs: the same draws, another seed's initial weights and
+    batch order, the same recipe and schedule."""
+    summary = retrained_draws("semisupervised_100_draws_training10")
+    assert summary["recipe"] == "semisupervised_100"
+    for run in summary["runs"]:
+        assert run["training_seed"] == summary["training_seed"] != run["seed"]
+
+
+def test_the_100_label_draws_with_the_clustering_encoder_change_only_the_encoder():
+    """Chapter 4's lab notes: draws retrained with the clustering encoder and its input dropout,
+    each from its own seed, with the recipe's schedule."""
+    from aae_lib.recipes import recipe
+
+    summary = retrained_draws("semisupervised_100_clustering_encoder_draws")
+    assert all(run["training_seed"] == run["seed"] for run in summary["runs"])
+    plain, changed = recipe("semisupervised_100"), recipe(summary["recipe"])
+    assert changed.model.encoder_batch_norm and not plain.model.encoder_batch_norm
+    assert (changed.input_dropout, changed.noise_std) == (0.2, 0.0)
+    assert replace(changed, model=plain.model, input_dropout=0.0, noise_std=0.3) == plain
 
 
 @pytest.mark.parametrize("name", ["label_gmm_all", "label_gmm_10k"])
