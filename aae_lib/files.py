@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import AAEError
+
 CHUNK_BYTES = 1 << 20
 PARTIAL_SUFFIX = ".part"  # what an unfinished write is called until it replaces its target
 
@@ -23,12 +25,9 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_json(path: str | Path, what: str, error: type[Exception] | None = None) -> dict:
-    """The JSON record at ``path``. A missing or damaged file is one ``error`` (``AAEError``
-    unless given) naming ``what`` the file should hold and where it is."""
-    from .errors import AAEError
-
-    error = error or AAEError
+def read_json(path: str | Path, what: str, error: type[Exception] = AAEError) -> dict:
+    """The JSON record at ``path``. A missing or damaged file is one ``error`` naming ``what``
+    the file should hold and where it is."""
     path = Path(path)
     try:
         return json.loads(path.read_text())

@@ -283,7 +283,8 @@ def _module_device(decode: Callable) -> torch.device:
 def _to_uint8_images(
     decode: Callable[[torch.Tensor], torch.Tensor], codes: torch.Tensor, pixel_range: PixelRange
 ) -> np.ndarray:
-    """Decode ``codes`` into (N, 28, 28) uint8 images, checking what ``decode`` returns."""
+    """Decode ``codes`` into (N, IMAGE_SIDE, IMAGE_SIDE) uint8 images, checking what ``decode``
+    returns."""
     with torch.inference_mode():
         images = decode(codes)
     if not isinstance(images, torch.Tensor) or images.numel() != len(codes) * IMAGE_SIZE:
